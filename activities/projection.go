@@ -1,0 +1,35 @@
+// Package activities holds the side effects of Fieldflow workflows: one struct per area, holding
+// only its dependencies, registered once with the worker.
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fieldflow/fieldflow/process"
+)
+
+// ProjectionStore is the storage the projections write to.
+type ProjectionStore interface {
+	SaveServiceRequest(ctx context.Context, sr process.ServiceRequest, events []process.Event) error
+}
+
+// Projections writes the Postgres projection of records: the rows that lists, reads and reports use.
+type Projections struct {
+	Store ProjectionStore
+}
+
+// ProjectServiceRequestInput is a request's new state and the history events that led to it.
+type ProjectServiceRequestInput struct {
+	Request process.ServiceRequest `json:"request"`
+	Events  []process.Event        `json:"events"`
+}
+
+// ProjectServiceRequest writes the request and its events in one transaction. It is idempotent: a
+// retry writes nothing twice, and an older revision never overwrites a newer one.
+func (p *Projections) ProjectServiceRequest(ctx context.Context, in ProjectServiceRequestInput) error {
+	if err := p.Store.SaveServiceRequest(ctx, in.Request, in.Events); err != nil {
+		return fmt.Errorf("project service request %s revision %d: %w", in.Request.ID, in.Request.Revision, err)
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+// Package api is Fieldflow's HTTP API (Gin): authentication, binding, mapping requests to
+// interpreter actions, and one error renderer that answers every failure with a problem document.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
+)
+
+// Workflows starts runs and sends them actions (implemented by *workflows.Client).
+type Workflows interface {
+	StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, preview process.ServiceRequest) (process.ServiceRequest, error)
+	ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error)
+	CheckHealth(ctx context.Context) error
+}
+
+// Store reads projections and hands out numbers (implemented by *store.Store).
+type Store interface {
+	NextNumber(ctx context.Context, recordID, scope string) (int64, error)
+	GetServiceRequest(ctx context.Context, id string) (process.ServiceRequest, error)
+	ListServiceRequests(ctx context.Context, f store.ServiceRequestFilter) (store.ServiceRequestPage, error)
+	ListServiceRequestEvents(ctx context.Context, id string, afterSeq int64, limit int) ([]process.Event, error)
+	Ping(ctx context.Context) error
+}
+
+// Definitions finds the current definition of a queue (implemented by *process.Catalog).
+type Definitions interface {
+	Queue(key string) (*process.Queue, bool)
+}
+
+// Config holds what the API depends on.
+type Config struct {
+	Logger      *zap.Logger
+	Keys        *auth.Keys
+	Workflows   Workflows
+	Store       Store
+	Definitions Definitions
+	// Now is the clock for numbering; time.Now when nil.
+	Now func() time.Time
+	// ActionTimeout bounds how long an action waits for its run; 30s when zero.
+	ActionTimeout time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	engine *gin.Engine
+}
+
+// New builds the API's routes.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ActionTimeout == 0 {
+		cfg.ActionTimeout = 30 * time.Second
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	s := &Server{cfg: cfg, engine: e}
+	e.Use(requestID(), logRequests(cfg.Logger), recoverPanics(cfg.Logger), renderErrors(cfg.Logger))
+	e.NoRoute(func(c *gin.Context) { _ = c.Error(notFound("no route " + c.Request.Method + " " + c.Request.URL.Path)) })
+	e.NoMethod(func(c *gin.Context) {
+		_ = c.Error(newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path))
+	})
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	v1 := e.Group("/v1", s.authenticate)
+	staff := requireRole(auth.Roles...)
+	agents := requireRole(auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin)
+	v1.POST("/service-requests", agents, s.createServiceRequest)
+	v1.GET("/service-requests", staff, s.listServiceRequests)
+	v1.GET("/service-requests/:id", staff, s.getServiceRequest)
+	v1.GET("/service-requests/:id/events", staff, s.listServiceRequestEvents)
+	v1.POST("/service-requests/:id/progress", agents, s.progressServiceRequest)
+	v1.POST("/service-requests/:id/regress", agents, s.regressServiceRequest)
+	v1.POST("/service-requests/:id/close", agents, s.closeServiceRequest)
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Routes lists every route as "METHOD /path", for the contract tests.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.engine.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+const requestIDKey = "request_id"
+
+// requestID takes the caller's X-Request-ID or makes one, and echoes it.
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-ID")
+		if id == "" || len(id) > 128 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-ID", id)
+		c.Next()
+	}
+}
+
+// logRequests writes one zap line per request.
+func logRequests(log *zap.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		fields := []zap.Field{
+			zap.String("method", c.Request.Method),
+			zap.String("path", c.Request.URL.Path),
+			zap.Int("status", c.Writer.Status()),
+			zap.Duration("latency", time.Since(start)),
+			zap.String("request_id", c.GetString(requestIDKey)),
+		}
+		if p, ok := principalOf(c); ok {
+			fields = append(fields, zap.String("sub", p.Subject))
+		}
+		switch {
+		case c.Writer.Status() >= 500:
+			log.Warn("request", fields...)
+		case c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz":
+			log.Debug("request", fields...)
+		default:
+			log.Info("request", fields...)
+		}
+	}
+}
+
+// recoverPanics turns a panic in a handler into a logged 500 problem.
+func recoverPanics(log *zap.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic in handler", zap.Any("panic", r), zap.String("path", c.Request.URL.Path), zap.Stack("stack"))
+				c.Abort()
+				writeProblem(c, toProblem(fmt.Errorf("panic: %v", r)))
+			}
+		}()
+		c.Next()
+	}
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz reports whether Temporal and Postgres answer.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	ready := true
+	for name, check := range map[string]func(context.Context) error{
+		"temporal": s.cfg.Workflows.CheckHealth,
+		"postgres": s.cfg.Store.Ping,
+	} {
+		if err := check(ctx); err != nil {
+			checks[name] = err.Error()
+			ready = false
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	if !ready {
+		c.Header("Retry-After", "5")
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}

@@ -1,0 +1,228 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
+	"github.com/fieldflow/fieldflow/workflows"
+)
+
+// createServiceRequestBody is the body of POST /v1/service-requests.
+type createServiceRequestBody struct {
+	Queue       string          `json:"queue"`
+	Contact     process.Contact `json:"contact"`
+	Subject     string          `json:"subject"`
+	Description string          `json:"description"`
+	Impact      string          `json:"impact"`
+	Urgency     string          `json:"urgency"`
+	Categories  []string        `json:"categories"`
+	Tags        []string        `json:"tags"`
+	Owner       string          `json:"owner"`
+	Team        string          `json:"team"`
+}
+
+// idNamespace derives request ids from idempotency keys.
+var idNamespace = uuid.MustParse("7d6c0a1e-5b0e-4d4e-9a57-2f7f3c1c9a10")
+
+func (s *Server) createServiceRequest(c *gin.Context) {
+	var body createServiceRequestBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	p, _ := principalOf(c)
+	q, ok := s.cfg.Definitions.Queue(body.Queue)
+	if !ok {
+		msg := "is required"
+		if body.Queue != "" {
+			msg = fmt.Sprintf("%q is not a queue", body.Queue)
+		}
+		_ = c.Error(invalidFields(process.FieldError{Field: "queue", Message: msg}))
+		return
+	}
+	// A retried creation (same caller, same Idempotency-Key) gets the same id, hence the same
+	// number and the same run: it creates nothing new.
+	id := uuid.Must(uuid.NewV7()).String()
+	if key := c.GetHeader("Idempotency-Key"); key != "" {
+		id = uuid.NewSHA1(idNamespace, []byte(p.Subject+"\n"+key)).String()
+	}
+	in := process.NewServiceRequest{
+		ID: id, Queue: q.Key, Subject: body.Subject, Description: body.Description, Contact: body.Contact,
+		Impact: body.Impact, Urgency: body.Urgency, Categories: body.Categories, Tags: body.Tags,
+		Owner: body.Owner, Team: body.Team,
+	}
+	now := s.cfg.Now()
+	// Validate before a number is used up; the run applies the same rules again.
+	preview, _, err := process.CreateServiceRequest(q, in, p.Subject, now)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	numbering, err := process.ParseNumbering(q.Numbering)
+	if err != nil {
+		_ = c.Error(fmt.Errorf("queue %s: %w", q.Key, err))
+		return
+	}
+	seq, err := s.cfg.Store.NextNumber(ctx, id, numbering.Scope(now))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	in.Number = numbering.Format(now, seq)
+	preview.Number = in.Number
+	sr, err := s.cfg.Workflows.StartServiceRequest(ctx, q, in, p.Subject, preview)
+	if errors.Is(err, workflows.ErrFinished) {
+		sr, err = s.cfg.Store.GetServiceRequest(ctx, id)
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Location", "/v1/service-requests/"+sr.ID)
+	c.JSON(http.StatusCreated, sr)
+}
+
+// listFilters are the query parameters of GET /v1/service-requests.
+var listFilters = []string{"queue", "state", "stage", "owner", "priority", "tag", "cursor", "limit"}
+
+func (s *Server) listServiceRequests(c *gin.Context) {
+	for name := range c.Request.URL.Query() {
+		if !slices.Contains(listFilters, name) {
+			_ = c.Error(badRequest(fmt.Sprintf("unknown query parameter %q; use %s", name, strings.Join(listFilters, ", "))))
+			return
+		}
+	}
+	f := store.ServiceRequestFilter{
+		Queue: c.Query("queue"), State: c.Query("state"), Stage: c.Query("stage"), Owner: c.Query("owner"),
+		Priority: c.Query("priority"), Tag: c.Query("tag"), Cursor: c.Query("cursor"),
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			_ = c.Error(badRequest("limit must be a number from 1 to 200"))
+			return
+		}
+		f.Limit = n
+	}
+	page, err := s.cfg.Store.ListServiceRequests(c.Request.Context(), f)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": page.Items, "nextCursor": page.NextCursor})
+}
+
+func (s *Server) getServiceRequest(c *gin.Context) {
+	sr, err := s.cfg.Store.GetServiceRequest(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, sr)
+}
+
+func (s *Server) listServiceRequestEvents(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	if _, err := s.cfg.Store.GetServiceRequest(ctx, id); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	var after int64
+	if a := c.Query("after"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 0 {
+			_ = c.Error(badRequest("after must be an event sequence number"))
+			return
+		}
+		after = n
+	}
+	events, err := s.cfg.Store.ListServiceRequestEvents(ctx, id, after, 0)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": events})
+}
+
+type progressBody struct {
+	ToStage string `json:"toStage"`
+}
+
+type regressBody struct {
+	ToStage string `json:"toStage"`
+	Reason  string `json:"reason"`
+}
+
+type closeBody struct {
+	Resolved   *bool  `json:"resolved"`
+	Resolution string `json:"resolution"`
+}
+
+func (s *Server) progressServiceRequest(c *gin.Context) {
+	var body progressBody
+	if err := bindOptionalJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionProgress, ToStage: body.ToStage})
+}
+
+func (s *Server) regressServiceRequest(c *gin.Context) {
+	var body regressBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionRegress, ToStage: body.ToStage, Reason: body.Reason})
+}
+
+func (s *Server) closeServiceRequest(c *gin.Context) {
+	var body closeBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionClose, Resolved: body.Resolved, Resolution: body.Resolution})
+}
+
+// act sends an action to the request's run and answers with the stored request. The caller's
+// Idempotency-Key becomes the update ID, so a retried action is applied once.
+func (s *Server) act(c *gin.Context, a process.Action) {
+	p, _ := principalOf(c)
+	a.Actor = p.Subject
+	id := c.Param("id")
+	updateID := ""
+	if key := c.GetHeader("Idempotency-Key"); key != "" {
+		updateID = p.Subject + ":" + key
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, id, a, updateID)
+	if errors.Is(err, workflows.ErrNotFound) {
+		// No open run: either there is no such request, or it is closed and its run has ended.
+		existing, getErr := s.cfg.Store.GetServiceRequest(ctx, id)
+		if getErr != nil {
+			err = getErr
+		} else if existing.State == process.StateClosed {
+			err = &process.Error{Code: process.CodeNotAllowed, Message: fmt.Sprintf("request %s is closed", existing.Number)}
+		}
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, sr)
+}

@@ -1,0 +1,177 @@
+// Package auth issues and verifies the bearer tokens of staff (JWT, HS256) and keeps the signing
+// secret of a development data directory.
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Role is a staff role carried in a token.
+type Role string
+
+// The staff roles.
+const (
+	RoleAdmin      Role = "admin"
+	RoleDesigner   Role = "designer"
+	RoleSupervisor Role = "supervisor"
+	RoleAgent      Role = "agent"
+	RoleDispatcher Role = "dispatcher"
+	RoleEngineer   Role = "engineer"
+	RoleFollowUp   Role = "followup"
+)
+
+// Roles lists every known role.
+var Roles = []Role{RoleAdmin, RoleDesigner, RoleSupervisor, RoleAgent, RoleDispatcher, RoleEngineer, RoleFollowUp}
+
+// Principal is who is calling: the verified content of a token.
+type Principal struct {
+	Subject string
+	Roles   []Role
+	Groups  []string
+}
+
+// HasAnyRole reports whether p has one of the roles.
+func (p Principal) HasAnyRole(roles ...Role) bool {
+	return slices.ContainsFunc(p.Roles, func(r Role) bool { return slices.Contains(roles, r) })
+}
+
+// claims is the JWT body.
+type claims struct {
+	Roles  []Role   `json:"roles"`
+	Groups []string `json:"groups,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Issuer is the only audience and issuer Fieldflow puts in its tokens.
+const Issuer = "fieldflow"
+
+// Keys signs and verifies tokens with one shared secret.
+type Keys struct {
+	secret []byte
+}
+
+// NewKeys uses secret (at least 32 bytes) to sign and verify tokens.
+func NewKeys(secret []byte) (*Keys, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("auth: the JWT secret must be at least 32 bytes, it has %d", len(secret))
+	}
+	return &Keys{secret: secret}, nil
+}
+
+// Issue signs a token for p that expires after ttl.
+func (k *Keys) Issue(p Principal, ttl time.Duration, now time.Time) (string, error) {
+	if p.Subject == "" {
+		return "", errors.New("auth: a token needs a subject")
+	}
+	for _, r := range p.Roles {
+		if !slices.Contains(Roles, r) {
+			return "", fmt.Errorf("auth: unknown role %q (known: %s)", r, joinRoles(Roles))
+		}
+	}
+	c := claims{
+		Roles:  p.Roles,
+		Groups: p.Groups,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   p.Subject,
+			Issuer:    Issuer,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.secret)
+}
+
+// Verify checks a token's signature, algorithm, issuer and expiry and returns its principal.
+func (k *Keys) Verify(token string) (Principal, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(30*time.Second),
+	)
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: %w", err)
+	}
+	if c.Subject == "" {
+		return Principal{}, errors.New("auth: the token has no subject")
+	}
+	return Principal{Subject: c.Subject, Roles: c.Roles, Groups: c.Groups}, nil
+}
+
+// SecretEnv is the environment variable that holds the signing secret.
+const SecretEnv = "FIELDFLOW_JWT_SECRET"
+
+// secretFile is where a data directory keeps its generated secret.
+const secretFile = "jwt-secret"
+
+// LoadSecret returns the signing secret: FIELDFLOW_JWT_SECRET when it is set, otherwise the secret
+// kept in dataDir, which is generated on first use when create is true. This is how `fieldflow dev`
+// and `fieldflow token` agree on a secret without any configuration.
+func LoadSecret(dataDir string, create bool) ([]byte, error) {
+	if s := os.Getenv(SecretEnv); s != "" {
+		return []byte(s), nil
+	}
+	path := filepath.Join(dataDir, secretFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) || !create {
+		return nil, fmt.Errorf("auth: no %s and no secret in %s: %w", SecretEnv, path, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(raw)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return LoadSecret(dataDir, false) // another process created it first
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		return nil, fmt.Errorf("auth: write %s: %w", path, err)
+	}
+	return []byte(secret), nil
+}
+
+// ParseRoles reads a comma-separated role list.
+func ParseRoles(s string) ([]Role, error) {
+	var roles []Role
+	for _, r := range strings.Split(s, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(Roles, Role(r)) {
+			return nil, fmt.Errorf("unknown role %q (known: %s)", r, joinRoles(Roles))
+		}
+		roles = append(roles, Role(r))
+	}
+	return roles, nil
+}
+
+func joinRoles(rs []Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}

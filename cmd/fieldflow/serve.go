@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/fieldflow/fieldflow/api"
+	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
+	"github.com/fieldflow/fieldflow/worker"
+	"github.com/fieldflow/fieldflow/workflows"
+)
+
+// connections are the Temporal and Postgres settings of the api and worker commands.
+type connections struct {
+	temporalAddress string
+	namespace       string
+}
+
+func (c *connections) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.temporalAddress, "temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
+	cmd.Flags().StringVar(&c.namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
+}
+
+func databaseURL() (string, error) {
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		return "", errors.New("set DATABASE_URL to the PostgreSQL database, e.g. postgres://fieldflow:secret@db:5432/fieldflow")
+	}
+	return url, nil
+}
+
+// dial connects to Postgres and Temporal.
+func (c *connections) dial(ctx context.Context, log *zap.Logger) (*store.Store, client.Client, error) {
+	url, err := databaseURL()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := workflows.Dial(ctx, c.temporalAddress, c.namespace, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, tc, nil
+}
+
+func apiCommand(g *globals) *cobra.Command {
+	var (
+		conn        connections
+		httpAddr    string
+		definitions string
+	)
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Serve the HTTP API against an existing Temporal server and PostgreSQL database",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log, err := g.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			catalog, err := process.LoadDir(definitions)
+			if err != nil {
+				return fmt.Errorf("definitions in %s:\n%w", definitions, err)
+			}
+			secret, err := auth.LoadSecret(g.dataDir, false)
+			if err != nil {
+				return err
+			}
+			keys, err := auth.NewKeys(secret)
+			if err != nil {
+				return err
+			}
+			st, tc, err := conn.dial(ctx, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			defer tc.Close()
+			if err := st.SaveQueues(ctx, catalog); err != nil {
+				return err
+			}
+			srv := &http.Server{
+				Addr:              httpAddr,
+				ReadHeaderTimeout: 10 * time.Second,
+				Handler: api.New(api.Config{
+					Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Definitions: catalog,
+				}),
+			}
+			errs := make(chan error, 1)
+			go func() { errs <- srv.ListenAndServe() }()
+			log.Info("api listening", zap.String("addr", httpAddr))
+			select {
+			case err := <-errs:
+				return fmt.Errorf("api: %w", err)
+			case <-ctx.Done():
+			}
+			shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdown)
+		},
+	}
+	conn.flags(cmd)
+	cmd.Flags().StringVar(&httpAddr, "http", envOr("FIELDFLOW_HTTP", ":8080"), "address of the HTTP API (env FIELDFLOW_HTTP)")
+	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions (env FIELDFLOW_DEFINITIONS)")
+	return cmd
+}
+
+func workerCommand(g *globals) *cobra.Command {
+	var conn connections
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run the Temporal worker that executes Fieldflow's workflows and activities",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log, err := g.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			st, tc, err := conn.dial(ctx, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			defer tc.Close()
+			if err := workflows.RegisterSearchAttributes(ctx, tc, conn.namespace); err != nil {
+				return err
+			}
+			w := worker.New(tc, worker.Dependencies{Store: st}, sdkworker.Options{})
+			log.Info("worker started", zap.String("task_queue", workflows.TaskQueue))
+			return w.Run(interruptOn(ctx))
+		},
+	}
+	conn.flags(cmd)
+	return cmd
+}
+
+// interruptOn turns context cancellation into the channel the SDK worker stops on.
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch
+}
+
+func migrateCommand(*globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database migrations embedded in this binary to DATABASE_URL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			url, err := databaseURL()
+			if err != nil {
+				return err
+			}
+			applied, err := store.Migrate(cmd.Context(), url)
+			if err != nil {
+				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "the database is up to date")
+			}
+			for _, m := range applied {
+				fmt.Fprintln(cmd.OutOrStdout(), "applied", m)
+			}
+			return nil
+		},
+	}
+}

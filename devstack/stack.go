@@ -1,0 +1,237 @@
+// Package devstack runs the whole of Fieldflow in one process for development and tests: a private
+// PostgreSQL cluster (unless DATABASE_URL is given), an embedded Temporal server persisting to a
+// SQLite file, the Temporal UI, the worker and the HTTP API. All state lives in one data directory,
+// so a restart — even after kill -9 — finds everything again.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/fieldflow/fieldflow/api"
+	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/devstack/postgres"
+	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
+	"github.com/fieldflow/fieldflow/worker"
+	"github.com/fieldflow/fieldflow/workflows"
+)
+
+// Config says where the stack keeps its data and where it listens. A port of 0 picks a free one.
+type Config struct {
+	DataDir        string
+	DefinitionsDir string
+	// DatabaseURL uses an existing PostgreSQL database instead of a private cluster.
+	DatabaseURL  string
+	HTTPAddr     string
+	TemporalPort int
+	UIPort       int
+	Logger       *zap.Logger
+}
+
+// Stack is a running development stack.
+type Stack struct {
+	// APIURL, UIURL and TemporalAddress are where the parts listen.
+	APIURL          string
+	UIURL           string
+	TemporalAddress string
+	DatabaseURL     string
+	// Keys signs tokens the API accepts.
+	Keys *auth.Keys
+
+	log      *zap.Logger
+	pg       *postgres.Cluster
+	temporal *temporalServer
+	ui       *uiServer
+	client   client.Client
+	worker   sdkworker.Worker
+	store    *store.Store
+	http     *http.Server
+	errs     chan error
+}
+
+// Start brings every part up and returns once the API serves. On error, whatever started is
+// stopped again.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	catalog, err := process.LoadDir(cfg.DefinitionsDir)
+	if err != nil {
+		return nil, fmt.Errorf("definitions in %s:\n%w", cfg.DefinitionsDir, err)
+	}
+	secret, err := auth.LoadSecret(cfg.DataDir, true)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := auth.NewKeys(secret)
+	if err != nil {
+		return nil, err
+	}
+	httpListener, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen on %s (choose another with --http): %w", cfg.HTTPAddr, err)
+	}
+	s := &Stack{Keys: keys, log: log, errs: make(chan error, 4), DatabaseURL: cfg.DatabaseURL}
+	defer func() {
+		if err != nil {
+			_ = httpListener.Close()
+			s.Stop()
+		}
+	}()
+	temporalPort := cfg.TemporalPort
+	if temporalPort == 0 {
+		if temporalPort, err = postgres.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	uiPort := cfg.UIPort
+	if uiPort == 0 {
+		if uiPort, err = postgres.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+
+	// PostgreSQL and Temporal start side by side.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if s.DatabaseURL == "" {
+			pg, err := postgres.Start(gctx, filepath.Join(cfg.DataDir, "postgres"), postgres.Options{Durable: true})
+			if err != nil {
+				return err
+			}
+			s.pg = pg
+			s.DatabaseURL = pg.URL()
+		}
+		if _, err := store.Migrate(gctx, s.DatabaseURL); err != nil {
+			return err
+		}
+		st, err := store.Open(gctx, s.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		s.store = st
+		return st.SaveQueues(gctx, catalog)
+	})
+	g.Go(func() error {
+		ts, err := startTemporal(filepath.Join(cfg.DataDir, "temporal.db"), temporalPort, newServerLogger(log))
+		if err != nil {
+			return err
+		}
+		s.temporal = ts
+		s.TemporalAddress = ts.hostPort
+		c, err := workflows.Dial(gctx, ts.hostPort, Namespace, log)
+		if err != nil {
+			return err
+		}
+		s.client = c
+		if err := workflows.WaitForServer(gctx, c); err != nil {
+			return err
+		}
+		if err := workflows.RegisterSearchAttributes(gctx, c, Namespace); err != nil {
+			return err
+		}
+		return keepClosedRuns(gctx, c)
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	if s.ui, err = startUI(ctx, uiPort, s.TemporalAddress); err != nil {
+		return nil, err
+	}
+	s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
+
+	s.worker = worker.New(s.client, worker.Dependencies{Store: s.store}, sdkworker.Options{})
+	if err := s.worker.Start(); err != nil {
+		return nil, fmt.Errorf("worker: start: %w", err)
+	}
+
+	handler := api.New(api.Config{
+		Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(s.client), Store: s.store, Definitions: catalog,
+	})
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.APIURL = "http://" + httpListener.Addr().String()
+	go func() {
+		if err := s.http.Serve(httpListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errs <- fmt.Errorf("api: %w", err)
+		}
+	}()
+	return s, nil
+}
+
+// Err delivers an error when a part of the stack fails after start.
+func (s *Stack) Err() <-chan error { return s.errs }
+
+// AdminToken signs a token with every role, for the developer at the keyboard.
+func (s *Stack) AdminToken(ttl time.Duration) (string, error) {
+	return s.Keys.Issue(auth.Principal{Subject: "admin", Roles: []auth.Role{auth.RoleAdmin, auth.RoleSupervisor, auth.RoleAgent}}, ttl, time.Now())
+}
+
+// Client is the stack's Temporal client.
+func (s *Stack) Client() client.Client { return s.client }
+
+// Stop shuts every part down, the API first and PostgreSQL last.
+func (s *Stack) Stop() {
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.http.Shutdown(ctx)
+		cancel()
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.ui != nil {
+		s.ui.stop()
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.temporal != nil {
+		if err := s.temporal.stop(); err != nil {
+			s.log.Warn("stop temporal", zap.Error(err))
+		}
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.pg != nil {
+		if err := s.pg.Stop(); err != nil {
+			s.log.Warn("stop postgres", zap.Error(err))
+		}
+	}
+}
+
+// closedRunRetention is how long the dev server keeps finished runs visible in the UI.
+const closedRunRetention = 30 * 24 * time.Hour
+
+// keepClosedRuns raises the namespace's retention, so closed requests stay in the Temporal UI.
+func keepClosedRuns(ctx context.Context, c client.Client) error {
+	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: Namespace})
+	if err != nil {
+		return fmt.Errorf("temporal: describe namespace: %w", err)
+	}
+	if desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() >= closedRunRetention {
+		return nil
+	}
+	cfg := desc.GetConfig()
+	cfg.WorkflowExecutionRetentionTtl = durationpb.New(closedRunRetention)
+	if _, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{Namespace: Namespace, Config: cfg}); err != nil {
+		return fmt.Errorf("temporal: set retention: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package devstack
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	tlog "go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/metrics"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	"go.uber.org/zap"
+
+	"github.com/fieldflow/fieldflow/devstack/postgres"
+)
+
+// Namespace is the Temporal namespace the dev stack creates and uses.
+const Namespace = "default"
+
+// temporalServer is an embedded Temporal server persisting to one SQLite file.
+type temporalServer struct {
+	server   temporal.Server
+	hostPort string
+}
+
+// startTemporal starts a Temporal server on 127.0.0.1:port with its state in dbFile, creating the
+// schema and the namespace when the file is new. The history, matching and worker services and the
+// membership protocol listen on free ports.
+func startTemporal(dbFile string, port int, logger *zap.Logger) (*temporalServer, error) {
+	sqlCfg := &config.SQL{
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: dbFile,
+		ConnectAttributes: map[string]string{
+			"mode":          "rwc",
+			"_journal_mode": "wal",
+			"_synchronous":  "2", // FULL: an acknowledged write survives a kill -9
+		},
+	}
+	if _, err := os.Stat(dbFile); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dbFile), 0o755); err != nil {
+			return nil, fmt.Errorf("temporal: %w", err)
+		}
+		if err := sqlite.SetupSchema(sqlCfg); err != nil {
+			return nil, fmt.Errorf("temporal: set up the SQLite schema in %s: %w", dbFile, err)
+		}
+	}
+	if err := forgetMembers(dbFile); err != nil {
+		return nil, err
+	}
+	ns, err := sqlite.NewNamespaceConfig("active", Namespace, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: namespace config: %w", err)
+	}
+	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil {
+		return nil, fmt.Errorf("temporal: create namespace %s: %w", Namespace, err)
+	}
+
+	hostPort := "127.0.0.1:" + strconv.Itoa(port)
+	services := map[string]config.Service{}
+	for i, name := range []string{"frontend", "history", "matching", "worker"} {
+		grpcPort := port
+		if i > 0 {
+			if grpcPort, err = postgres.FreePort(); err != nil {
+				return nil, err
+			}
+		}
+		membershipPort, err := postgres.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		services[name] = config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: "127.0.0.1"}}
+	}
+	metricsPort, err := postgres.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: "127.0.0.1"},
+			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
+				ListenAddress: "127.0.0.1:" + strconv.Itoa(metricsPort), HandlerPath: "/metrics",
+			}},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        "active",
+			CurrentClusterName:       "active",
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: hostPort},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services:            services,
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		PublicClient: config.PublicClient{HostPort: hostPort},
+	}
+	server, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(tlog.NewZapLogger(logger)),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: %w", err)
+	}
+	if err := server.Start(); err != nil {
+		return nil, fmt.Errorf("temporal: start: %w", err)
+	}
+	return &temporalServer{server: server, hostPort: hostPort}, nil
+}
+
+// forgetMembers empties the cluster membership table. The file belongs to this process alone, so
+// every member in it is a dead one left by an earlier run; after a kill -9 the server would
+// otherwise try to reach them and answer "not enough hosts" for about forty seconds.
+func forgetMembers(dbFile string) error {
+	db, err := sql.Open("sqlite", "file:"+dbFile)
+	if err != nil {
+		return fmt.Errorf("temporal: open %s: %w", dbFile, err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM cluster_membership"); err != nil {
+		return fmt.Errorf("temporal: clear stale cluster members in %s: %w", dbFile, err)
+	}
+	return nil
+}
+
+// dynamicConfig tunes the embedded server for one machine.
+func dynamicConfig() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		// Search attributes added at start-up are usable at once.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// The default (20) delays every workflow task that is not an update by about 50 ms.
+		dynamicconfig.TransferProcessorMaxPollRPS.Key(): 10000,
+		dynamicconfig.TimerProcessorMaxPollRPS.Key():    10000,
+		// Visibility (search attributes, list filters) catches up without delay.
+		dynamicconfig.VisibilityProcessorMaxPollRPS.Key():         10000,
+		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key(): true,
+	}
+}
+
+func (t *temporalServer) stop() error {
+	return t.server.Stop()
+}
+
+// newServerLogger is the logger the Temporal server writes to: warnings and errors only, the
+// server is chatty.
+func newServerLogger(base *zap.Logger) *zap.Logger {
+	return base.Named("temporal").WithOptions(zap.IncreaseLevel(zap.WarnLevel))
+}

@@ -1,0 +1,46 @@
+package process
+
+import "fmt"
+
+// Code classifies why the interpreter refused an action.
+type Code string
+
+// The refusal codes. The API maps them to HTTP statuses (409 and 422).
+const (
+	// CodeNotAllowed: the action is well formed but not allowed in the current stage or step.
+	CodeNotAllowed Code = "not_allowed"
+	// CodeInvalid: a field of the action is missing or wrong.
+	CodeInvalid Code = "invalid"
+)
+
+// FieldError names one invalid field of an action.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is the interpreter's refusal of an action.
+type Error struct {
+	Code    Code         `json:"code"`
+	Message string       `json:"message"`
+	Fields  []FieldError `json:"fields,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return e.Message
+	}
+	msg := e.Message + ":"
+	for _, f := range e.Fields {
+		msg += fmt.Sprintf(" %s %s;", f.Field, f.Message)
+	}
+	return msg[:len(msg)-1]
+}
+
+func notAllowed(format string, args ...any) *Error {
+	return &Error{Code: CodeNotAllowed, Message: fmt.Sprintf(format, args...)}
+}
+
+func invalid(fields ...FieldError) *Error {
+	return &Error{Code: CodeInvalid, Message: "the action has invalid fields", Fields: fields}
+}

@@ -1,0 +1,121 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/fieldflow/fieldflow/process"
+)
+
+// ErrNotFound means there is no run for the record, or it has already finished.
+var ErrNotFound = errors.New("workflows: no open run for this record")
+
+// ErrFinished means a run with this id existed and has finished (a closed record).
+var ErrFinished = errors.New("workflows: the run of this record has finished")
+
+// ErrUnavailable means the Temporal server could not be reached; the caller may retry later.
+var ErrUnavailable = errors.New("workflows: Temporal is unavailable")
+
+// Client starts Fieldflow runs and sends them actions. It is the only place that speaks to the
+// Temporal client about service requests.
+type Client struct {
+	c client.Client
+}
+
+// NewClient wraps a connected Temporal client.
+func NewClient(c client.Client) *Client { return &Client{c: c} }
+
+// StartServiceRequest starts the run of a new request and returns it once it is stored. preview is
+// the request as the interpreter will create it (for the summary and search attributes). Starting
+// a request whose run exists already returns that run's request, so a retried creation with the
+// same id creates nothing new.
+func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, preview process.ServiceRequest) (process.ServiceRequest, error) {
+	start := c.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       ServiceRequestWorkflowID(in.ID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:            ServiceRequestSummary(in.Number, q, preview.Priority),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(serviceRequestAttributes(preview)...),
+	}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor})
+	handle, err := c.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   UpdateCreated,
+			Args:         []any{CreatedInput{}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return process.ServiceRequest{}, translate(err)
+	}
+	var res RequestResult
+	if err := handle.Get(ctx, &res); err != nil {
+		return process.ServiceRequest{}, translate(err)
+	}
+	return res.Request, nil
+}
+
+// ActOnServiceRequest sends an agent action to a request's run and returns the request once the
+// change is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
+func (c *Client) ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error) {
+	handle, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   ServiceRequestWorkflowID(id),
+		UpdateID:     updateID,
+		UpdateName:   UpdateAct,
+		Args:         []any{ActInput{Action: a}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return process.ServiceRequest{}, translate(err)
+	}
+	var res RequestResult
+	if err := handle.Get(ctx, &res); err != nil {
+		return process.ServiceRequest{}, translate(err)
+	}
+	return res.Request, nil
+}
+
+// CheckHealth asks the Temporal frontend whether it serves.
+func (c *Client) CheckHealth(ctx context.Context) error {
+	if _, err := c.c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// translate turns Temporal errors into the errors callers handle: *process.Error for refusals,
+// ErrNotFound, ErrUnavailable.
+func translate(err error) error {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch process.Code(appErr.Type()) {
+		case process.CodeInvalid, process.CodeNotAllowed:
+			var pe process.Error
+			if appErr.HasDetails() && appErr.Details(&pe) == nil {
+				return &pe
+			}
+			return &process.Error{Code: process.Code(appErr.Type()), Message: appErr.Message()}
+		}
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return fmt.Errorf("%w: %v", ErrFinished, err)
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	if errors.As(err, &unavailable) || errors.As(err, &deadline) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
+}

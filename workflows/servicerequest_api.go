@@ -1,0 +1,125 @@
+// Package workflows is the Temporal shell around the pure interpreter in process/: it turns
+// updates and signals into interpreter actions and interpreter effects into activities.
+//
+// This file is the contract of the ServiceRequest workflow: its task queue, workflow IDs, update
+// names, input and result types and search attributes. Callers use it (through Client) and nothing
+// else of the package.
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/fieldflow/fieldflow/process"
+)
+
+// TaskQueue is the task queue of every Fieldflow workflow and activity.
+const TaskQueue = "fieldflow"
+
+// ServiceRequestWorkflowType is the Temporal workflow type of service requests.
+const ServiceRequestWorkflowType = "ServiceRequest"
+
+// ServiceRequestWorkflowID is the workflow ID of the service request with the given id.
+func ServiceRequestWorkflowID(id string) string { return "service-request-" + id }
+
+// Update names of the ServiceRequest workflow.
+const (
+	// UpdateCreated returns the request once its creation is written to Postgres. It is sent with
+	// the start (update-with-start), so the API answers a creation with the stored record.
+	UpdateCreated = "created"
+	// UpdateAct applies one agent action. Invalid actions are rejected by its validator and leave
+	// no trace in the history.
+	UpdateAct = "act"
+)
+
+// ServiceRequestInput starts a ServiceRequest run. The definition is pinned here: editing the YAML
+// never changes a running request.
+type ServiceRequestInput struct {
+	Queue *process.Queue            `json:"queue"`
+	New   process.NewServiceRequest `json:"new"`
+	Actor string                    `json:"actor"`
+	// Resume is the state carried over by continue-as-new; nil for a new request.
+	Resume *process.ServiceRequest `json:"resume,omitempty"`
+}
+
+// ServiceRequestResult is what a finished ServiceRequest run returns: the closed request.
+type ServiceRequestResult struct {
+	Request process.ServiceRequest `json:"request"`
+}
+
+// CreatedInput is the argument of UpdateCreated.
+type CreatedInput struct{}
+
+// ActInput is the argument of UpdateAct.
+type ActInput struct {
+	Action process.Action `json:"action"`
+}
+
+// RequestResult is the result of both updates: the request as it was stored.
+type RequestResult struct {
+	Request process.ServiceRequest `json:"request"`
+}
+
+// RequestType values of the RequestType search attribute.
+const RequestTypeServiceRequest = "service_request"
+
+// Search attributes of Fieldflow runs, registered at start-up. None holds personal data.
+var (
+	AttrRequestType       = temporal.NewSearchAttributeKeyKeyword("RequestType")
+	AttrQueue             = temporal.NewSearchAttributeKeyKeyword("Queue")
+	AttrStage             = temporal.NewSearchAttributeKeyKeyword("Stage")
+	AttrState             = temporal.NewSearchAttributeKeyKeyword("State")
+	AttrPriority          = temporal.NewSearchAttributeKeyKeyword("Priority")
+	AttrOwner             = temporal.NewSearchAttributeKeyKeyword("Owner")
+	AttrDefinitionVersion = temporal.NewSearchAttributeKeyKeyword("DefinitionVersion")
+)
+
+// SearchAttributes lists the custom search attributes and their types, for registration.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, k := range []temporal.SearchAttributeKeyKeyword{
+		AttrRequestType, AttrQueue, AttrStage, AttrState, AttrPriority, AttrOwner, AttrDefinitionVersion,
+	} {
+		attrs[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	return attrs
+}
+
+// serviceRequestAttributes are the search attribute values of a request.
+func serviceRequestAttributes(sr process.ServiceRequest) []temporal.SearchAttributeUpdate {
+	return []temporal.SearchAttributeUpdate{
+		AttrRequestType.ValueSet(RequestTypeServiceRequest),
+		AttrQueue.ValueSet(sr.Queue),
+		AttrStage.ValueSet(sr.Stage),
+		AttrState.ValueSet(string(sr.State)),
+		AttrPriority.ValueSet(sr.Priority),
+		AttrOwner.ValueSet(sr.Owner),
+		AttrDefinitionVersion.ValueSet(sr.Definition.Version),
+	}
+}
+
+// ServiceRequestSummary is the static summary shown in the Temporal UI: "SR-2026-000123 · Billing · high".
+func ServiceRequestSummary(number string, q *process.Queue, priority string) string {
+	return strings.Join([]string{number, q.Title, priority}, " · ")
+}
+
+// serviceRequestDetails is the current-details markdown shown in the Temporal UI.
+func serviceRequestDetails(q *process.Queue, sr process.ServiceRequest) string {
+	stage := sr.Stage
+	if i := q.StageIndex(sr.Stage); i >= 0 {
+		stage = q.Stages[i].Title
+	}
+	owner := sr.Owner
+	if owner == "" {
+		owner = "—"
+	}
+	team := sr.Team
+	if team == "" {
+		team = "—"
+	}
+	return fmt.Sprintf("**%s** · %s\n\n| | |\n|---|---|\n| Stage | %s (%s) |\n| Priority | %s (impact %s, urgency %s) |\n| Owner | %s |\n| Team | %s |\n| Revision | %d |\n",
+		sr.Number, q.Title, stage, sr.State, sr.Priority, sr.Impact, sr.Urgency, owner, team, sr.Revision)
+}
