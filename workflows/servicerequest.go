@@ -41,7 +41,7 @@ func (w *serviceRequest) setup(ctx workflow.Context, in ServiceRequestInput) err
 		w.sr = *in.Resume
 		w.projected = in.Resume.Revision
 	} else {
-		sr, effects, err := process.CreateServiceRequest(w.queue, in.New, in.Actor, workflow.Now(ctx))
+		sr, effects, err := process.CreateServiceRequest(w.queue, in.New, in.Actor, now(ctx))
 		if err != nil {
 			return applicationError(err)
 		}
@@ -93,12 +93,12 @@ func (w *serviceRequest) onCreated(ctx workflow.Context, _ CreatedInput) (Reques
 }
 
 func (w *serviceRequest) validateAct(ctx workflow.Context, in ActInput) error {
-	_, _, err := process.ApplyServiceRequest(w.queue, w.sr, in.Action, workflow.Now(ctx))
+	_, _, err := process.ApplyServiceRequest(w.queue, w.sr, in.Action, now(ctx))
 	return applicationError(err)
 }
 
 func (w *serviceRequest) act(ctx workflow.Context, in ActInput) (RequestResult, error) {
-	next, effects, err := process.ApplyServiceRequest(w.queue, w.sr, in.Action, workflow.Now(ctx))
+	next, effects, err := process.ApplyServiceRequest(w.queue, w.sr, in.Action, now(ctx))
 	if err != nil {
 		// The validator accepted it, but an update applied in between changed the request.
 		return RequestResult{}, applicationError(err)
@@ -154,6 +154,12 @@ func (w *serviceRequest) project(ctx workflow.Context, sr process.ServiceRequest
 	return nil
 }
 
+// now is the run's deterministic time, at the precision Postgres keeps (microseconds), so the
+// record and its stored events show the same instants.
+func now(ctx workflow.Context) time.Time {
+	return workflow.Now(ctx).UTC().Truncate(time.Microsecond)
+}
+
 // emitted collects the history events among the interpreter's effects.
 func emitted(effects []process.Effect) []process.Event {
 	var events []process.Event
@@ -174,6 +180,6 @@ func applicationError(err error) error {
 	}
 	return temporal.NewApplicationErrorWithOptions(pe.Message, string(pe.Code), temporal.ApplicationErrorOptions{
 		NonRetryable: true,
-		Details:      []any{pe},
+		Details:      []any{*pe},
 	})
 }

@@ -66,11 +66,9 @@ func Start(ctx context.Context, dir string, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("postgres: initdb: %w", err)
 		}
 	}
-	if c.run(ctx, "pg_ctl", "status", "-D", c.dataDir()) == nil {
-		// A server from an earlier process that was killed: stop it, start afresh on a free port.
-		if err := c.run(ctx, "pg_ctl", "stop", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60"); err != nil {
-			return nil, fmt.Errorf("postgres: stop the server left running in %s: %w", c.dataDir(), err)
-		}
+	// A server from an earlier process that was killed: stop it, start afresh on a free port.
+	if err := c.stopIfRunning(ctx); err != nil {
+		return nil, err
 	}
 	c.port = opts.Port
 	if c.port == 0 {
@@ -112,6 +110,29 @@ func (c *Cluster) Stop() error {
 	defer cancel()
 	if err := c.run(ctx, "pg_ctl", "stop", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60", "-s"); err != nil {
 		return fmt.Errorf("postgres: stop: %w", err)
+	}
+	return nil
+}
+
+// StopLeftover stops a server that a killed process left running on the cluster in dir, if any.
+func StopLeftover(ctx context.Context, dir string) error {
+	binDir, err := FindBinDir()
+	if err != nil {
+		return err
+	}
+	c := &Cluster{dir: dir, binDir: binDir}
+	if err := c.prepareDir(); err != nil {
+		return err
+	}
+	return c.stopIfRunning(ctx)
+}
+
+func (c *Cluster) stopIfRunning(ctx context.Context) error {
+	if c.run(ctx, "pg_ctl", "status", "-D", c.dataDir()) != nil {
+		return nil
+	}
+	if err := c.run(ctx, "pg_ctl", "stop", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60", "-s"); err != nil {
+		return fmt.Errorf("postgres: stop the server left running in %s: %w", c.dataDir(), err)
 	}
 	return nil
 }

@@ -1,0 +1,248 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
+	"github.com/fieldflow/fieldflow/store/storetest"
+	"github.com/fieldflow/fieldflow/worker"
+	"github.com/fieldflow/fieldflow/workflows"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func billing(t *testing.T) *process.Queue {
+	t.Helper()
+	c, err := process.LoadDir("../definitions")
+	require.NoError(t, err)
+	q, ok := c.Queue("billing")
+	require.True(t, ok)
+	return q
+}
+
+// harness runs the ServiceRequest workflow in the SDK's test environment (virtual time) with the
+// real projection writing to a private Postgres.
+type harness struct {
+	t     *testing.T
+	env   *testsuite.TestWorkflowEnvironment
+	store *store.Store
+	id    string
+	input workflows.ServiceRequestInput
+}
+
+// newEnv is a test environment that logs only warnings.
+func newEnv() *testsuite.TestWorkflowEnvironment {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	return suite.NewTestWorkflowEnvironment()
+}
+
+func newHarness(t *testing.T) *harness {
+	env := newEnv()
+	st := storetest.New(t)
+	worker.Register(env, worker.Dependencies{Store: st})
+	id := uuid.NewString()
+	q := billing(t)
+	return &harness{t: t, env: env, store: st, id: id, input: workflows.ServiceRequestInput{
+		Queue: q,
+		Actor: "alice",
+		New: process.NewServiceRequest{
+			ID: id, Number: "SR-2026-000007", Queue: "billing", Subject: "Invoice charged twice",
+			Contact: process.Contact{Email: "ada@example.com"}, Impact: "high", Urgency: "high",
+		},
+	}}
+}
+
+// outcome is what an update callback saw.
+type outcome struct {
+	rejected error
+	err      error
+	result   workflows.RequestResult
+	done     bool
+}
+
+// send schedules an update at virtual time `after` and records its outcome.
+func (h *harness) send(after time.Duration, name, updateID string, arg any) *outcome {
+	o := &outcome{}
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(name, updateID, &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { o.rejected = err; o.done = true },
+			OnComplete: func(res any, err error) {
+				o.done = true
+				o.err = err
+				if r, ok := res.(workflows.RequestResult); ok {
+					o.result = r
+				}
+			},
+		}, arg)
+	}, after)
+	return o
+}
+
+func act(kind process.ActionKind, mods ...func(*process.Action)) workflows.ActInput {
+	a := process.Action{Kind: kind, Actor: "bob"}
+	for _, m := range mods {
+		m(&a)
+	}
+	return workflows.ActInput{Action: a}
+}
+
+func requireRefused(t *testing.T, err error, code process.Code) {
+	t.Helper()
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "want an application error, got %T: %v", err, err)
+	require.Equal(t, string(code), appErr.Type())
+	var pe process.Error
+	require.NoError(t, appErr.Details(&pe))
+	require.Equal(t, code, pe.Code)
+}
+
+func TestServiceRequestLifecycle(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	resolved := true
+
+	created := h.send(0, workflows.UpdateCreated, "create", workflows.CreatedInput{})
+	progress := h.send(time.Minute, workflows.UpdateAct, "p1", act(process.ActionProgress))
+	var afterProgress process.ServiceRequest
+	h.env.RegisterDelayedCallback(func() {
+		// Read-your-writes: the update has completed, so the projection is there.
+		var err error
+		afterProgress, err = h.store.GetServiceRequest(ctx, h.id)
+		require.NoError(t, err)
+	}, time.Minute+time.Second)
+	noReason := h.send(2*time.Minute, workflows.UpdateAct, "r0", act(process.ActionRegress))
+	regress := h.send(3*time.Minute, workflows.UpdateAct, "r1", act(process.ActionRegress, func(a *process.Action) { a.Reason = "wrong queue" }))
+	intoClosed := h.send(4*time.Minute, workflows.UpdateAct, "p2", act(process.ActionProgress, func(a *process.Action) { a.ToStage = "closed" }))
+	closeNoFlag := h.send(5*time.Minute, workflows.UpdateAct, "c0", act(process.ActionClose))
+	closeIt := h.send(6*time.Minute, workflows.UpdateAct, "c1", act(process.ActionClose, func(a *process.Action) {
+		a.Resolved, a.Resolution = &resolved, "refund issued"
+	}))
+
+	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	require.True(t, h.env.IsWorkflowCompleted())
+	require.NoError(t, h.env.GetWorkflowError())
+
+	require.NoError(t, created.err)
+	require.Equal(t, "new", created.result.Request.Stage)
+	require.Equal(t, "critical", created.result.Request.Priority)
+	require.Equal(t, int64(1), created.result.Request.Revision)
+
+	require.NoError(t, progress.err)
+	require.Equal(t, "investigation", progress.result.Request.Stage)
+	require.Equal(t, "investigation", afterProgress.Stage)
+
+	requireRefused(t, noReason.rejected, process.CodeInvalid)
+	require.NoError(t, regress.err)
+	require.Equal(t, "new", regress.result.Request.Stage)
+	requireRefused(t, intoClosed.rejected, process.CodeNotAllowed)
+	requireRefused(t, closeNoFlag.rejected, process.CodeInvalid)
+	require.NoError(t, closeIt.err)
+
+	var result workflows.ServiceRequestResult
+	require.NoError(t, h.env.GetWorkflowResult(&result))
+	require.Equal(t, process.StateClosed, result.Request.State)
+	require.True(t, *result.Request.Resolved)
+	require.Equal(t, int64(4), result.Request.Revision, "rejected actions change nothing")
+
+	stored, err := h.store.GetServiceRequest(ctx, h.id)
+	require.NoError(t, err)
+	require.Equal(t, result.Request, stored)
+	events, err := h.store.ListServiceRequestEvents(ctx, h.id, 0, 0)
+	require.NoError(t, err)
+	var types []process.EventType
+	for _, e := range events {
+		types = append(types, e.Type)
+	}
+	require.Equal(t, []process.EventType{process.EventCreated, process.EventStageChanged, process.EventRegressed, process.EventClosed}, types)
+	require.Equal(t, "wrong queue", events[2].Details["reason"])
+	require.Equal(t, "bob", events[3].Actor)
+	require.True(t, events[1].At.Equal(events[0].At.Add(time.Minute)), "events carry the workflow's time")
+}
+
+func TestServiceRequestActionsAfterCloseAreRefused(t *testing.T) {
+	h := newHarness(t)
+	resolved := false
+	h.send(0, workflows.UpdateCreated, "create", workflows.CreatedInput{})
+	// Two actions in the same instant: the close is applied first, the progress after it is refused.
+	closeIt := h.send(time.Minute, workflows.UpdateAct, "c1", act(process.ActionClose, func(a *process.Action) { a.Resolved = &resolved }))
+	late := h.send(time.Minute, workflows.UpdateAct, "p1", act(process.ActionProgress))
+	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	require.NoError(t, h.env.GetWorkflowError())
+	require.NoError(t, closeIt.err)
+	require.True(t, late.done)
+	refusal := late.rejected
+	if refusal == nil {
+		refusal = late.err
+	}
+	requireRefused(t, refusal, process.CodeNotAllowed)
+}
+
+func TestServiceRequestRejectsInvalidCreation(t *testing.T) {
+	h := newHarness(t)
+	h.input.New.Subject = ""
+	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	require.True(t, h.env.IsWorkflowCompleted())
+	requireRefused(t, errors.Unwrap(h.env.GetWorkflowError()), process.CodeInvalid)
+}
+
+func TestServiceRequestContinuesAsNewWithItsState(t *testing.T) {
+	h := newHarness(t)
+	h.send(0, workflows.UpdateCreated, "create", workflows.CreatedInput{})
+	progress := h.send(time.Minute, workflows.UpdateAct, "p1", act(process.ActionProgress))
+	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, 2*time.Minute)
+	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	require.NoError(t, progress.err)
+
+	err := h.env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
+	require.Equal(t, workflows.ServiceRequestWorkflowType, can.WorkflowType.Name)
+
+	var next workflows.ServiceRequestInput
+	require.NoError(t, converterFor().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Resume)
+	require.Equal(t, "investigation", next.Resume.Stage)
+	require.Equal(t, int64(2), next.Resume.Revision)
+	require.Equal(t, h.input.Queue.Version, next.Queue.Version, "the pinned definition travels on")
+
+	// The next run resumes from the carried state and does not create the request again.
+	env := newEnv()
+	worker.Register(env, worker.Dependencies{Store: h.store})
+	var resumed outcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateAct, "p2", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { resumed.rejected = err },
+			OnComplete: func(res any, err error) {
+				resumed.err = err
+				resumed.result, _ = res.(workflows.RequestResult)
+			},
+		}, act(process.ActionClose, func(a *process.Action) { b := true; a.Resolved = &b }))
+	}, time.Minute)
+	env.ExecuteWorkflow(workflows.ServiceRequest, next)
+	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, resumed.err)
+	require.Equal(t, int64(3), resumed.result.Request.Revision)
+	events, err := h.store.ListServiceRequestEvents(context.Background(), h.id, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, events, 3)
+}
+
+func converterFor() converter.DataConverter { return converter.GetDefaultDataConverter() }
