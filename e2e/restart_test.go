@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,15 +31,38 @@ type devProcess struct {
 	done    chan error
 }
 
-// buildBinary builds the fieldflow command once for the test.
+var (
+	binaryOnce sync.Once
+	binaryDir  string
+	binaryPath string
+	binaryErr  error
+)
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaryDir != "" {
+		_ = os.RemoveAll(binaryDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds the fieldflow command, once for all the tests of the package.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "fieldflow")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/fieldflow")
-	build.Dir = ".."
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
+	binaryOnce.Do(func() {
+		if binaryDir, binaryErr = os.MkdirTemp("", "fieldflow-bin-"); binaryErr != nil {
+			return
+		}
+		binaryPath = filepath.Join(binaryDir, "fieldflow")
+		build := exec.Command("go", "build", "-o", binaryPath, "./cmd/fieldflow")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, binaryErr)
+	return binaryPath
 }
 
 func freePort(t *testing.T) int {
@@ -47,8 +71,8 @@ func freePort(t *testing.T) int {
 	return p
 }
 
-func newDevProcess(t *testing.T, bin string) *devProcess {
-	dir := dataDir(t)
+// newDevProcess prepares `fieldflow dev` on free ports with its state in dir.
+func newDevProcess(t *testing.T, bin, dir string) *devProcess {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	return &devProcess{t: t, bin: bin, dataDir: dir, addr: addr, args: []string{
 		"dev", "--data-dir", dir, "--definitions", "../definitions", "--log-level", "warn", "--http", addr,
@@ -117,7 +141,7 @@ func (d *devProcess) token(sub, roles string) string {
 // TestDevSurvivesSIGKILL kills `fieldflow dev` mid-lifecycle and starts it again on the same data
 // directory: every request is still there and carries on from where it was.
 func TestDevSurvivesSIGKILL(t *testing.T) {
-	dev := newDevProcess(t, buildBinary(t))
+	dev := newDevProcess(t, buildBinary(t), dataDir(t))
 	dev.start()
 	alice := api{t: t, base: dev.apiURL(), token: dev.token("alice", "agent")}
 

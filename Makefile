@@ -1,0 +1,59 @@
+# Fieldflow — run `make help` for the list of targets.
+
+GO        ?= go
+BIN       := bin/fieldflow
+TEST_FLAGS ?= -count=1 -timeout 30m
+
+# Tools are run at pinned versions with `go run`; nothing needs installing by hand.
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+SQLC          := github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/fieldflow
+	$(GO) build -o $(BIN) ./cmd/fieldflow
+
+.PHONY: dev
+dev: build ## Run everything in one process: PostgreSQL, Temporal + UI, worker, API (state in .fieldflow/)
+	./$(BIN) dev
+
+.PHONY: test
+test: ## Run every test: unit, store (private PostgreSQL), workflows (SDK test suite), end-to-end (embedded Temporal)
+	$(GO) test $(TEST_FLAGS) ./...
+
+.PHONY: test-unit
+test-unit: ## Run the fast tests only (no package that links the Temporal server)
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e /e2e -e '/devstack$$')
+
+.PHONY: lint
+lint: ## gofmt, go vet, workflowcheck (determinism of workflow code) and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(WORKFLOWCHECK) ./workflows/...
+	$(GO) run $(STATICCHECK) ./...
+
+.PHONY: generate
+generate: ## Regenerate store/internal/db from the SQL in store/ (sqlc)
+	cd store && $(GO) run $(SQLC) generate
+
+.PHONY: verify
+verify: generate lint ## Check that generated code is current, then lint
+	git diff --exit-code -- store/internal/db
+
+.PHONY: bench
+bench: ## Run the Go benchmarks (interpreter, definition loading)
+	$(GO) test -run '^$$' -bench . -benchmem ./process/...
+
+.PHONY: defs
+defs: build ## Validate the process definitions in definitions/
+	./$(BIN) defs validate definitions
+
+.PHONY: clean
+clean: ## Remove bin/ (keeps .fieldflow/, your dev data)
+	rm -rf bin
