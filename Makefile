@@ -46,6 +46,10 @@ generate: ## Regenerate store/internal/db from the SQL in store/ (sqlc)
 verify: generate lint ## Check that generated code is current, then lint
 	git diff --exit-code -- store/internal/db
 
+.PHONY: histories
+histories: ## Record the histories of real runs into workflows/testdata/histories for the replay tests
+	FIELDFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -count=1 -run 'TestServiceRequestFromNewToClosed|TestCreationIsIdempotent' ./e2e/
+
 .PHONY: bench
 bench: ## Run the Go benchmarks (interpreter, definition loading)
 	$(GO) test -run '^$$' -bench . -benchmem ./process/...

@@ -135,6 +135,7 @@ func TestServiceRequestFromNewToClosed(t *testing.T) {
 	var summary string
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetExecutionConfig().GetUserMetadata().GetSummary(), &summary))
 	require.Equal(t, sr["number"].(string)+" · Billing · high", summary)
+	recordHistory(t, stack.Client(), workflows.ServiceRequestWorkflowID(id), "service-request-lifecycle")
 
 	// The Temporal UI serves its pages.
 	resp, err := http.Get(stack.UIURL + "/namespaces/default/workflows")
@@ -176,4 +177,8 @@ func TestCreationIsIdempotent(t *testing.T) {
 	require.Equal(t, "triage", one["stage"])
 	require.Equal(t, one, two)
 	require.Equal(t, []string{"created", "stage_changed"}, eventTypes(alice.must(http.StatusOK, "GET", base+"/events", nil)))
+
+	// Close it so the run finishes and its history is complete.
+	alice.must(http.StatusOK, "POST", base+"/close", map[string]any{"resolved": false}, "Idempotency-Key", "c-1")
+	recordHistory(t, stack.Client(), workflows.ServiceRequestWorkflowID(first["id"].(string)), "service-request-idempotent")
 }

@@ -20,7 +20,7 @@ import (
 // Catalog is every definition of a folder, validated and hashed.
 type Catalog struct {
 	queues map[string]*Queue
-	// Sources keeps the YAML text of each definition by key, for the definitions table.
+	// sources keeps the YAML text of each definition by key, for the definitions table.
 	sources map[string]Source
 }
 
@@ -134,7 +134,7 @@ func loadFile(name string, data []byte) (def any, kind Kind, key string, problem
 			return nil, "", "", d.problems
 		}
 		q.applyDefaults()
-		if ps := q.validate(name, d.source); len(ps) > 0 {
+		if ps := q.validate(d.source); len(ps) > 0 {
 			return nil, "", "", ps
 		}
 		q.Version = hashOf(q)

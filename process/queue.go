@@ -106,7 +106,7 @@ func (q *Queue) applyDefaults() {
 }
 
 // validate reports every rule the queue breaks, at the place it is broken.
-func (q *Queue) validate(file string, src sourceMap) Problems {
+func (q *Queue) validate(src sourceMap) Problems {
 	var ps Problems
 	add := func(path, format string, args ...any) {
 		ps = append(ps, Problem{Position: src.at(path), Message: fmt.Sprintf(format, args...)})

@@ -52,14 +52,7 @@ func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in p
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
-	if err != nil {
-		return process.ServiceRequest{}, translate(err)
-	}
-	var res RequestResult
-	if err := handle.Get(ctx, &res); err != nil {
-		return process.ServiceRequest{}, translate(err)
-	}
-	return res.Request, nil
+	return requestResult(ctx, handle, err)
 }
 
 // ActOnServiceRequest sends an agent action to a request's run and returns the request once the
@@ -72,6 +65,11 @@ func (c *Client) ActOnServiceRequest(ctx context.Context, id string, a process.A
 		Args:         []any{ActInput{Action: a}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
+	return requestResult(ctx, handle, err)
+}
+
+// requestResult waits for an update's result: the request as it was stored.
+func requestResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.ServiceRequest, error) {
 	if err != nil {
 		return process.ServiceRequest{}, translate(err)
 	}

@@ -28,11 +28,7 @@ to SQLite, the Temporal UI, the worker and the HTTP API. Stop it with Ctrl-C; st
 everything is where it was.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
+			log := g.log
 			started := time.Now()
 			stack, err := devstack.Start(cmd.Context(), devstack.Config{
 				DataDir:        g.dataDir,

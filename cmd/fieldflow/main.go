@@ -30,6 +30,8 @@ type globals struct {
 	dataDir   string
 	logLevel  string
 	logFormat string
+	// log is built from the flags before any command runs.
+	log *zap.Logger
 }
 
 // run builds the command tree and executes it with args.
@@ -40,6 +42,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Short:         "Fieldflow runs service requests and work orders as durable Temporal workflows",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			g.log, err = g.logger(stderr)
+			return err
+		},
+		PersistentPostRun: func(*cobra.Command, []string) { _ = g.log.Sync() },
 	}
 	root.SetArgs(args)
 	root.SetOut(stdout)

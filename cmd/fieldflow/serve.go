@@ -70,11 +70,7 @@ func apiCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log, err := g.logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
+			log := g.log
 			catalog, err := process.LoadDir(definitions)
 			if err != nil {
 				return fmt.Errorf("definitions in %s:\n%w", definitions, err)
@@ -130,11 +126,7 @@ func workerCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log, err := g.logger(cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer func() { _ = log.Sync() }()
+			log := g.log
 			st, tc, err := conn.dial(ctx, log)
 			if err != nil {
 				return err
