@@ -110,7 +110,7 @@ func writeProblem(c *gin.Context, p *problemError) {
 	if p.problem.Status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="fieldflow"`)
 	}
-	// Set before c.JSON, which keeps a Content-Type that is already there.
+	// Set before writeJSON, which keeps a Content-Type that is already there.
 	c.Header("Content-Type", "application/problem+json")
-	c.JSON(p.problem.Status, p.problem)
+	writeJSON(c, p.problem.Status, p.problem)
 }

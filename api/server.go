@@ -162,7 +162,7 @@ func recoverPanics(log *zap.Logger) gin.HandlerFunc {
 }
 
 func (s *Server) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	writeJSON(c, http.StatusOK, gin.H{"status": "ok"})
 }
 
 // readyz reports whether Temporal and Postgres answer.
@@ -184,8 +184,8 @@ func (s *Server) readyz(c *gin.Context) {
 	}
 	if !ready {
 		c.Header("Retry-After", "5")
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		writeJSON(c, http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	writeJSON(c, http.StatusOK, gin.H{"status": "ready", "checks": checks})
 }

@@ -91,7 +91,7 @@ func (s *Server) createServiceRequest(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/v1/service-requests/"+sr.ID)
-	c.JSON(http.StatusCreated, sr)
+	writeJSON(c, http.StatusCreated, sr)
 }
 
 // listFilters are the query parameters of GET /v1/service-requests.
@@ -121,7 +121,7 @@ func (s *Server) listServiceRequests(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": page.Items, "nextCursor": page.NextCursor})
+	writeJSON(c, http.StatusOK, gin.H{"items": page.Items, "nextCursor": page.NextCursor})
 }
 
 func (s *Server) getServiceRequest(c *gin.Context) {
@@ -130,7 +130,7 @@ func (s *Server) getServiceRequest(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	c.JSON(http.StatusOK, sr)
+	writeJSON(c, http.StatusOK, sr)
 }
 
 func (s *Server) listServiceRequestEvents(c *gin.Context) {
@@ -154,7 +154,7 @@ func (s *Server) listServiceRequestEvents(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": events})
+	writeJSON(c, http.StatusOK, gin.H{"items": events})
 }
 
 type progressBody struct {
@@ -224,5 +224,5 @@ func (s *Server) act(c *gin.Context, a process.Action) {
 		_ = c.Error(err)
 		return
 	}
-	c.JSON(http.StatusOK, sr)
+	writeJSON(c, http.StatusOK, sr)
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -61,6 +62,8 @@ type Stack struct {
 	store    *store.Store
 	http     *http.Server
 	errs     chan error
+
+	serverLogLevel zap.AtomicLevel
 }
 
 // Start brings every part up and returns once the API serves. On error, whatever started is
@@ -128,7 +131,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return st.SaveQueues(gctx, catalog)
 	})
 	g.Go(func() error {
-		ts, err := startTemporal(filepath.Join(cfg.DataDir, "temporal.db"), temporalPort, newServerLogger(log))
+		serverLog, level := newServerLogger(log)
+		s.serverLogLevel = level
+		ts, err := startTemporal(filepath.Join(cfg.DataDir, "temporal.db"), temporalPort, serverLog)
 		if err != nil {
 			return err
 		}
@@ -202,6 +207,7 @@ func (s *Stack) Stop() {
 		s.client.Close()
 	}
 	if s.temporal != nil {
+		s.serverLogLevel.SetLevel(zap.FatalLevel)
 		if err := s.temporal.stop(); err != nil {
 			s.log.Warn("stop temporal", zap.Error(err))
 		}
@@ -228,8 +234,8 @@ func keepClosedRuns(ctx context.Context, c client.Client) error {
 	if desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() >= closedRunRetention {
 		return nil
 	}
-	cfg := desc.GetConfig()
-	cfg.WorkflowExecutionRetentionTtl = durationpb.New(closedRunRetention)
+	// Only the retention: fields left unset are not changed.
+	cfg := &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(closedRunRetention)}
 	if _, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{Namespace: Namespace, Config: cfg}); err != nil {
 		return fmt.Errorf("temporal: set retention: %w", err)
 	}

@@ -165,7 +165,9 @@ func (t *temporalServer) stop() error {
 }
 
 // newServerLogger is the logger the Temporal server writes to: warnings and errors only, the
-// server is chatty.
-func newServerLogger(base *zap.Logger) *zap.Logger {
-	return base.Named("temporal").WithOptions(zap.IncreaseLevel(zap.WarnLevel))
+// server is chatty. The returned level silences it while it shuts down, when it reports its own
+// services going away as errors.
+func newServerLogger(base *zap.Logger) (*zap.Logger, zap.AtomicLevel) {
+	level := zap.NewAtomicLevelAt(zap.WarnLevel)
+	return base.Named("temporal").WithOptions(zap.IncreaseLevel(level)), level
 }

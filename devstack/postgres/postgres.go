@@ -34,10 +34,11 @@ type Options struct {
 // Cluster is a running private cluster. Its database "fieldflow" is owned by the superuser
 // "fieldflow" and accepts connections from 127.0.0.1 without a password.
 type Cluster struct {
-	dir    string
-	binDir string
-	port   int
-	cred   *syscall.Credential
+	dir      string
+	binDir   string
+	port     int
+	cred     *syscall.Credential
+	watchdog *exec.Cmd
 }
 
 // Database is the name of the database the cluster creates.
@@ -89,11 +90,38 @@ func Start(ctx context.Context, dir string, opts Options) (*Cluster, error) {
 		"-o", strings.Join(settings, " ")); err != nil {
 		return nil, fmt.Errorf("postgres: start (log in %s): %w", c.logFile(), err)
 	}
+	if err := c.startWatchdog(); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
 	if err := c.ensureDatabase(ctx); err != nil {
 		_ = c.Stop()
 		return nil, err
 	}
 	return c, nil
+}
+
+// startWatchdog starts a small shell process that shuts the server down when this process dies
+// without stopping it (kill -9, a panicking test), so no server outlives its owner. It runs in its
+// own session, so a Ctrl-C to our process group does not kill it, and it stops only the postmaster
+// it was started for: a newer server in the same directory is left alone.
+func (c *Cluster) startWatchdog() error {
+	raw, err := os.ReadFile(filepath.Join(c.dataDir(), "postmaster.pid"))
+	if err != nil {
+		return fmt.Errorf("postgres: read postmaster.pid: %w", err)
+	}
+	postmaster, _, _ := strings.Cut(string(raw), "\n")
+	script := fmt.Sprintf(`while [ -d /proc/%d ]; do sleep 1; done
+[ "$(head -n 1 %s/postmaster.pid 2>/dev/null)" = "%s" ] && kill -INT %s
+exit 0`, os.Getpid(), c.dataDir(), postmaster, postmaster)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: c.cred}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("postgres: start the watchdog: %w", err)
+	}
+	c.watchdog = cmd
+	go func() { _ = cmd.Wait() }()
+	return nil
 }
 
 // URL is the connection string of the cluster's database.
@@ -106,6 +134,9 @@ func (c *Cluster) Port() int { return c.port }
 
 // Stop shuts the server down, waiting for it to finish.
 func (c *Cluster) Stop() error {
+	if c.watchdog != nil {
+		_ = c.watchdog.Process.Kill()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := c.run(ctx, "pg_ctl", "stop", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60", "-s"); err != nil {
