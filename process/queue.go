@@ -17,6 +17,7 @@ type Kind string
 const (
 	KindServiceRequestQueue Kind = "ServiceRequestQueue"
 	KindWorkOrderType       Kind = "WorkOrderType"
+	KindCalendar            Kind = "Calendar"
 )
 
 // StageState is the state a stage maps to: every queue has one new stage, one closed stage and any
