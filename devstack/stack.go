@@ -128,7 +128,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return err
 		}
 		s.store = st
-		return st.SaveQueues(gctx, catalog)
+		return st.PublishCatalog(gctx, catalog)
 	})
 	g.Go(func() error {
 		serverLog, level := newServerLogger(log)

@@ -129,10 +129,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 // yamlField is one struct field as the YAML sees it.
 type yamlField struct {
 	name     string
-	index    int
+	index    []int // for reflect.Value.FieldByIndex: fields of ",inline" structs are reached through them
 	required bool
 }
 
+// yamlFields lists the fields of a struct type, with the fields of ",inline" embedded structs in
+// their place.
 func yamlFields(t reflect.Type) []yamlField {
 	var fields []yamlField
 	for i := range t.NumField() {
@@ -142,10 +144,17 @@ func yamlFields(t reflect.Type) []yamlField {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(opts, "inline") && f.Type.Kind() == reflect.Struct {
+			for _, inner := range yamlFields(f.Type) {
+				inner.index = append([]int{i}, inner.index...)
+				fields = append(fields, inner)
+			}
+			continue
+		}
 		if name == "" {
 			name = strings.ToLower(f.Name[:1]) + f.Name[1:]
 		}
-		fields = append(fields, yamlField{name: name, index: i, required: strings.Contains(opts, "required")})
+		fields = append(fields, yamlField{name: name, index: []int{i}, required: strings.Contains(opts, "required")})
 	}
 	return fields
 }
@@ -168,17 +177,18 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[key.Value] = true
-		idx := -1
+		d.source[join(path, key.Value)+keySuffix] = d.pos(key)
+		var index []int
 		for _, f := range fields {
 			if f.name == key.Value {
-				idx = f.index
+				index = f.index
 			}
 		}
-		if idx < 0 {
+		if index == nil {
 			d.addf(key, "%s: unknown field %q%s", describe(path), key.Value, suggest(key.Value, names))
 			continue
 		}
-		d.decode(val, v.Field(idx), join(path, key.Value))
+		d.decode(val, v.FieldByIndex(index), join(path, key.Value))
 	}
 	for _, f := range fields {
 		if f.required && !seen[f.name] {
@@ -204,12 +214,16 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			d.addf(key, "%s: key %q is given twice", describe(path), key.Value)
 			continue
 		}
+		d.source[join(path, key.Value)+keySuffix] = d.pos(key)
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.decode(val, elem, join(path, key.Value))
 		m.SetMapIndex(k, elem)
 	}
 	v.Set(m)
 }
+
+// keySuffix marks, in the source map, the position of a mapping key rather than of its value.
+const keySuffix = "#key"
 
 func join(path, name string) string {
 	if path == "" {
@@ -254,3 +268,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// reflectTypeOf is the reflect.Type of T.
+func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

@@ -11,6 +11,8 @@ const (
 	CodeNotAllowed Code = "not_allowed"
 	// CodeInvalid: a field of the action is missing or wrong.
 	CodeInvalid Code = "invalid"
+	// CodeNotFound: the action names something the record does not have (an approval, a step).
+	CodeNotFound Code = "not_found"
 )
 
 // FieldError names one invalid field of an action.
@@ -43,4 +45,9 @@ func notAllowed(format string, args ...any) *Error {
 
 func invalid(fields ...FieldError) *Error {
 	return &Error{Code: CodeInvalid, Message: "the action has invalid fields", Fields: fields}
+}
+
+func notFoundField(field, value string) *Error {
+	return &Error{Code: CodeNotFound, Message: fmt.Sprintf("no %s %q on this record", field, value),
+		Fields: []FieldError{{Field: field, Message: fmt.Sprintf("%q does not exist", value)}}}
 }

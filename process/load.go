@@ -17,25 +17,34 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Catalog is every definition of a folder, validated and hashed.
+// Catalog is every definition of a folder, validated, resolved and hashed.
 type Catalog struct {
-	queues map[string]*Queue
-	// sources keeps the YAML text of each definition by key, for the definitions table.
-	sources map[string]Source
+	queues         map[string]*Queue
+	workOrderTypes map[string]*WorkOrderType
+	calendars      map[string]*Calendar
+	templates      map[string]*Template
+	sources        map[string]Source // by Kind + "/" + key
 }
 
 // Source is the text a definition was loaded from.
 type Source struct {
-	File string
-	Kind Kind
-	Key  string
-	Text string
+	File    string `json:"file"`
+	Kind    Kind   `json:"kind"`
+	Key     string `json:"key"`
+	Version string `json:"version"`
+	Text    string `json:"-"`
 }
 
 // Queue returns the queue with the given key.
 func (c *Catalog) Queue(key string) (*Queue, bool) {
 	q, ok := c.queues[key]
 	return q, ok
+}
+
+// WorkOrderType returns the work-order type with the given key.
+func (c *Catalog) WorkOrderType(key string) (*WorkOrderType, bool) {
+	w, ok := c.workOrderTypes[key]
+	return w, ok
 }
 
 // Queues returns every queue, sorted by key.
@@ -47,10 +56,39 @@ func (c *Catalog) Queues() []*Queue {
 	return out
 }
 
-// Source returns the YAML text of the definition with the given key.
-func (c *Catalog) Source(key string) (Source, bool) {
-	s, ok := c.sources[key]
+// WorkOrderTypes returns every work-order type, sorted by key.
+func (c *Catalog) WorkOrderTypes() []*WorkOrderType {
+	out := make([]*WorkOrderType, 0, len(c.workOrderTypes))
+	for _, k := range sortedKeys(c.workOrderTypes) {
+		out = append(out, c.workOrderTypes[k])
+	}
+	return out
+}
+
+// Source returns the text of the definition of a kind with the given key.
+func (c *Catalog) Source(kind Kind, key string) (Source, bool) {
+	s, ok := c.sources[string(kind)+"/"+key]
 	return s, ok
+}
+
+// Sources lists every definition's source, sorted by kind and key.
+func (c *Catalog) Sources() []Source {
+	out := make([]Source, 0, len(c.sources))
+	for _, k := range sortedKeys(c.sources) {
+		out = append(out, c.sources[k])
+	}
+	return out
+}
+
+// Definition returns the compiled definition (a *Queue or *WorkOrderType) of a process key.
+func (c *Catalog) Definition(key string) (any, bool) {
+	if q, ok := c.queues[key]; ok {
+		return q, true
+	}
+	if w, ok := c.workOrderTypes[key]; ok {
+		return w, true
+	}
+	return nil, false
 }
 
 // LoadDir reads every *.yaml and *.yml file under dir. The error, when there is one, is Problems:
@@ -81,28 +119,102 @@ func LoadDir(dir string) (*Catalog, error) {
 	return Load(docs)
 }
 
-// Load validates definitions given as file name → YAML text.
+// decoded is one file after decoding, before validation.
+type decoded struct {
+	file   string
+	kind   Kind
+	key    string
+	value  any // *Queue, *WorkOrderType, *Calendar, *Template
+	source sourceMap
+	text   []byte
+}
+
+// Load validates definitions given as file name → YAML text. Calendars and templates are checked
+// first, then the processes that refer to them; a process's compiled form embeds the calendar and
+// templates it uses, so its version changes when they do.
 func Load(files map[string][]byte) (*Catalog, error) {
-	c := &Catalog{queues: map[string]*Queue{}, sources: map[string]Source{}}
+	c := &Catalog{
+		queues: map[string]*Queue{}, workOrderTypes: map[string]*WorkOrderType{},
+		calendars: map[string]*Calendar{}, templates: map[string]*Template{}, sources: map[string]Source{},
+	}
 	var problems Problems
-	keyFile := map[string]string{}
+	var docs []decoded
+	firstFile := map[string]string{}
 	for _, name := range sortedKeys(files) {
-		def, kind, key, ps := loadFile(name, files[name])
+		d, ps := decodeFile(name, files[name])
 		problems = append(problems, ps...)
-		if def == nil {
+		if d == nil {
 			continue
 		}
-		if prev, dup := keyFile[key]; dup {
-			problems = append(problems, Problem{
-				Position: Position{File: name, Line: 1, Column: 1},
-				Message:  fmt.Sprintf("key %q is already defined in %s", key, prev),
-			})
+		id := string(d.kind) + "/" + d.key
+		if d.kind == KindMessageTemplate || d.kind == KindRatingTemplate {
+			id = "template/" + d.key
+		}
+		if d.kind == KindServiceRequestQueue || d.kind == KindWorkOrderType {
+			id = "process/" + d.key
+		}
+		if prev, dup := firstFile[id]; dup {
+			problems = append(problems, Problem{Position: d.source.at("key"), Message: fmt.Sprintf("key %q is already defined in %s", d.key, prev)})
 			continue
 		}
-		keyFile[key] = name
-		c.sources[key] = Source{File: name, Kind: kind, Key: key, Text: string(files[name])}
-		if q, ok := def.(*Queue); ok {
-			c.queues[key] = q
+		firstFile[id] = name
+		docs = append(docs, *d)
+	}
+
+	refs := &references{calendars: map[string]*Calendar{}, templates: map[string]*Template{}, workOrderTypes: map[string]bool{}}
+	for _, d := range docs {
+		ck := &checker{src: d.source, refs: refs}
+		switch v := d.value.(type) {
+		case *Calendar:
+			ps := v.validate(d.source)
+			if len(ps) == 0 {
+				if err := v.compile(); err != nil {
+					ps = append(ps, Problem{Position: d.source.at("timeZone"), Message: err.Error()})
+				}
+			}
+			if len(ps) > 0 {
+				problems = append(problems, ps...)
+				continue
+			}
+			v.Version = hashOf(v)
+			refs.calendars[v.Key] = v
+			c.calendars[v.Key] = v
+			c.addSource(d, v.Version)
+		case *Template:
+			ck.template(v)
+			if len(ck.problems) > 0 {
+				problems = append(problems, ck.problems...)
+				continue
+			}
+			v.Version = hashOf(v)
+			refs.templates[v.Key] = v
+			c.templates[v.Key] = v
+			c.addSource(d, v.Version)
+		case *WorkOrderType:
+			refs.workOrderTypes[v.Key] = true
+		}
+	}
+	for _, d := range docs {
+		ck := &checker{src: d.source, refs: refs}
+		switch v := d.value.(type) {
+		case *Queue:
+			ck.queue(v)
+			if len(ck.problems) > 0 {
+				problems = append(problems, ck.problems...)
+				continue
+			}
+			resolve(&v.Process, refs, v)
+			c.queues[v.Key] = v
+			c.addSource(d, v.Version)
+		case *WorkOrderType:
+			ck.workOrderType(v)
+			if len(ck.problems) > 0 {
+				problems = append(problems, ck.problems...)
+				continue
+			}
+			resolve(&v.Process, refs, v)
+			c.workOrderTypes[v.Key] = v
+			c.addSource(d, v.Version)
 		}
 	}
 	if err := problems.Err(); err != nil {
@@ -111,37 +223,79 @@ func Load(files map[string][]byte) (*Catalog, error) {
 	return c, nil
 }
 
-// loadFile decodes and validates one file. def is nil when the file has problems.
-func loadFile(name string, data []byte) (def any, kind Kind, key string, problems Problems) {
+func (c *Catalog) addSource(d decoded, version string) {
+	c.sources[string(d.kind)+"/"+d.key] = Source{File: d.file, Kind: d.kind, Key: d.key, Version: version, Text: string(d.text)}
+}
+
+// resolve embeds the calendar and templates a process uses and computes its version. whole is the
+// *Queue or *WorkOrderType that holds p.
+func resolve(p *Process, refs *references, whole any) {
+	if p.Calendar != "" {
+		p.CalendarDef = refs.calendars[p.Calendar]
+	}
+	used := map[string]*Template{}
+	collectTemplates(reflect.ValueOf(whole), refs.templates, used)
+	if len(used) > 0 {
+		p.Templates = used
+	}
+	p.Version = ""
+	p.Version = hashOf(whole)
+}
+
+// collectTemplates finds every template key a definition names (fields called Template).
+func collectTemplates(v reflect.Value, all, used map[string]*Template) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			collectTemplates(v.Elem(), all, used)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() || f.Tag.Get("yaml") == "-" {
+				continue
+			}
+			if f.Name == "Template" && f.Type.Kind() == reflect.String {
+				if key := v.Field(i).String(); all[key] != nil {
+					used[key] = all[key]
+				}
+				continue
+			}
+			collectTemplates(v.Field(i), all, used)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			collectTemplates(v.Index(i), all, used)
+		}
+	}
+}
+
+// decodeFile decodes one file into the type its kind names. d is nil when it has problems.
+func decodeFile(name string, data []byte) (d *decoded, problems Problems) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, "", "", Problems{syntaxProblem(name, err)}
+		return nil, Problems{syntaxProblem(name, err)}
 	}
 	if len(root.Content) == 0 {
-		return nil, "", "", Problems{{Position: Position{File: name, Line: 1, Column: 1}, Message: "the file is empty"}}
+		return nil, Problems{{Position: Position{File: name, Line: 1, Column: 1}, Message: "the file is empty"}}
 	}
 	doc := root.Content[0]
 	var head struct {
 		Kind Kind `yaml:"kind"`
 	}
 	_ = doc.Decode(&head)
+	var value any
+	numbering := ""
 	switch head.Kind {
 	case KindServiceRequestQueue:
-		q := &Queue{}
-		d := newDecoder(name)
-		d.decode(&root, reflect.ValueOf(q).Elem(), "")
-		if len(d.problems) > 0 {
-			return nil, "", "", d.problems
-		}
-		q.applyDefaults()
-		if ps := q.validate(d.source); len(ps) > 0 {
-			return nil, "", "", ps
-		}
-		q.Version = hashOf(q)
-		return q, head.Kind, q.Key, nil
+		value, numbering = &Queue{}, DefaultNumbering
 	case KindWorkOrderType:
-		return nil, "", "", Problems{{Position: Position{File: name, Line: doc.Line, Column: doc.Column},
-			Message: "kind WorkOrderType is not supported by this version yet"}}
+		value, numbering = &WorkOrderType{}, DefaultWorkOrderNumbering
+	case KindCalendar:
+		value = &Calendar{}
+	case KindMessageTemplate, KindRatingTemplate:
+		value = &Template{}
 	default:
 		pos := Position{File: name, Line: doc.Line, Column: doc.Column}
 		for i := 0; i+1 < len(doc.Content); i += 2 {
@@ -150,13 +304,37 @@ func loadFile(name string, data []byte) (def any, kind Kind, key string, problem
 				pos = Position{File: name, Line: v.Line, Column: v.Column}
 			}
 		}
-		kinds := []string{string(KindServiceRequestQueue), string(KindWorkOrderType)}
-		msg := "missing field \"kind\": say ServiceRequestQueue or WorkOrderType"
+		msg := "missing field \"kind\": say " + strings.Join(kinds, ", ")
 		if head.Kind != "" {
-			msg = fmt.Sprintf("unknown kind %q%s", head.Kind, suggest(string(head.Kind), kinds))
+			msg = fmt.Sprintf("unknown kind %q (use %s)%s", head.Kind, strings.Join(kinds, ", "), suggest(string(head.Kind), kinds))
 		}
-		return nil, "", "", Problems{{Position: pos, Message: msg}}
+		return nil, Problems{{Position: pos, Message: msg}}
 	}
+	dec := newDecoder(name)
+	dec.decode(&root, reflect.ValueOf(value).Elem(), "")
+	if len(dec.problems) > 0 {
+		return nil, dec.problems
+	}
+	var key string
+	switch v := value.(type) {
+	case *Queue:
+		v.applyDefaults(numbering)
+		key = v.Key
+	case *WorkOrderType:
+		v.applyDefaults(numbering)
+		key = v.Key
+	case *Calendar:
+		key = v.Key
+		if v.Title == "" {
+			v.Title = v.Key
+		}
+	case *Template:
+		key = v.Key
+		if v.Title == "" {
+			v.Title = v.Key
+		}
+	}
+	return &decoded{file: name, kind: head.Kind, key: key, value: value, source: dec.source, text: data}, nil
 }
 
 // syntaxProblem turns a YAML syntax error ("yaml: line 3: ...") into a positioned problem.

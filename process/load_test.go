@@ -45,16 +45,9 @@ func TestLoadShippedDefinitions(t *testing.T) {
 		require.Len(t, q.Version, 12)
 	}
 	billing, _ := c.Queue("billing")
-	require.Equal(t, []string{"new", "investigation", "proposal", "response", "closed"}, stageIDs(billing))
+	require.Equal(t, []string{"new", "investigation", "proposal", "response", "closed"}, stageIDs(&billing.Process))
 }
 
-func stageIDs(q *Queue) []string {
-	var ids []string
-	for _, s := range q.Stages {
-		ids = append(ids, s.ID)
-	}
-	return ids
-}
 
 func TestLoadAppliesDefaults(t *testing.T) {
 	c, err := loadOne(t, validQueue)
@@ -142,11 +135,11 @@ func TestLoadStageShapeRules(t *testing.T) {
 	}{
 		"no new stage": {
 			"  - {id: a, state: in_progress}\n  - {id: closed, state: closed}\n",
-			"q.yaml:6:3: a queue needs exactly one stage with state new; it has none",
+			"q.yaml:6:3: a process needs exactly one stage with state new; it has none",
 		},
 		"two new stages": {
 			"  - {id: a, state: new}\n  - {id: b, state: new}\n  - {id: closed, state: closed}\n",
-			`q.yaml:7:20: a queue has exactly one stage with state new; "b" is the second`,
+			`q.yaml:7:20: a process has exactly one stage with state new; "b" is the second`,
 		},
 		"closed not last": {
 			"  - {id: a, state: new}\n  - {id: closed, state: closed}\n  - {id: b, state: in_progress}\n",
@@ -182,7 +175,7 @@ func TestLoadPriorityMatrixGaps(t *testing.T) {
 
 func TestLoadUnknownKindAndSyntax(t *testing.T) {
 	_, err := loadOne(t, "kind: ServiceRequestQueu\n")
-	require.Equal(t, []string{`q.yaml:1:7: unknown kind "ServiceRequestQueu" (did you mean "ServiceRequestQueue"?)`}, problemsOf(t, err))
+	require.Equal(t, []string{`q.yaml:1:7: unknown kind "ServiceRequestQueu" (use ServiceRequestQueue, WorkOrderType, Calendar, MessageTemplate, RatingTemplate) (did you mean "ServiceRequestQueue"?)`}, problemsOf(t, err))
 
 	_, err = loadOne(t, "kind: ServiceRequestQueue\nstages: [\n")
 	ps := problemsOf(t, err)
@@ -192,7 +185,7 @@ func TestLoadUnknownKindAndSyntax(t *testing.T) {
 
 func TestLoadDuplicateKeysAcrossFiles(t *testing.T) {
 	_, err := Load(map[string][]byte{"a.yaml": []byte(validQueue), "b.yaml": []byte(validQueue)})
-	require.Equal(t, []string{`b.yaml:1:1: key "billing" is already defined in a.yaml`}, problemsOf(t, err))
+	require.Equal(t, []string{`b.yaml:3:6: key "billing" is already defined in a.yaml`}, problemsOf(t, err))
 }
 
 func TestSuggest(t *testing.T) {

@@ -10,35 +10,37 @@ import (
 // ServiceRequest is the state of one service request: what its workflow holds, what the projection
 // stores and what the API returns.
 type ServiceRequest struct {
-	ID          string        `json:"id"`
-	Number      string        `json:"number"`
-	Queue       string        `json:"queue"`
-	Stage       string        `json:"stage"`
-	State       StageState    `json:"state"`
-	Priority    string        `json:"priority"`
-	Impact      string        `json:"impact"`
-	Urgency     string        `json:"urgency"`
-	Subject     string        `json:"subject"`
-	Description string        `json:"description,omitempty"`
-	Contact     Contact       `json:"contact"`
-	Owner       string        `json:"owner,omitempty"`
-	Team        string        `json:"team,omitempty"`
-	Categories  []string      `json:"categories"`
-	Tags        []string      `json:"tags"`
-	Resolved    *bool         `json:"resolved,omitempty"`
-	Resolution  string        `json:"resolution,omitempty"`
-	Definition  DefinitionRef `json:"definition"`
-	CreatedBy   string        `json:"createdBy"`
-	CreatedAt   time.Time     `json:"createdAt"`
-	UpdatedAt   time.Time     `json:"updatedAt"`
-	ClosedAt    *time.Time    `json:"closedAt,omitempty"`
+	ID          string          `json:"id"`
+	Number      string          `json:"number"`
+	Queue       string          `json:"queue"`
+	Stage       string          `json:"stage"`
+	State       StageState      `json:"state"`
+	Priority    string          `json:"priority"`
+	Impact      string          `json:"impact"`
+	Urgency     string          `json:"urgency"`
+	Subject     string          `json:"subject"`
+	Description string          `json:"description,omitempty"`
+	Contact     Contact         `json:"contact"`
+	Owner       string          `json:"owner,omitempty"`
+	Team        string          `json:"team,omitempty"`
+	Categories  []string        `json:"categories"`
+	Tags        []string        `json:"tags"`
+	SLA         SLAClock        `json:"sla"`
+	Approvals   []ApprovalState `json:"approvals"`
+	Resolved    *bool           `json:"resolved,omitempty"`
+	Resolution  string          `json:"resolution,omitempty"`
+	Definition  DefinitionRef   `json:"definition"`
+	CreatedBy   string          `json:"createdBy"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+	ClosedAt    *time.Time      `json:"closedAt,omitempty"`
 	// Revision counts the changes applied to the request. Every change is one history event, and the
-	// revision is that event's sequence number; the projection never lets an older revision
+	// revision is the sequence number of the latest; the projection never lets an older revision
 	// overwrite a newer one.
 	Revision int64 `json:"revision"`
 }
 
-// Contact is the person a service request belongs to.
+// Contact is the person a record belongs to.
 type Contact struct {
 	Name  string `json:"name,omitempty"`
 	Email string `json:"email,omitempty"`
@@ -68,53 +70,29 @@ type NewServiceRequest struct {
 	Team        string   `json:"team,omitempty"`
 }
 
-// ActionKind names what an action does.
-type ActionKind string
-
-// The actions on a service request.
-const (
-	ActionProgress ActionKind = "progress"
-	ActionRegress  ActionKind = "regress"
-	ActionClose    ActionKind = "close"
-)
-
-// Action is one agent action on a service request: an input of the interpreter.
-type Action struct {
-	Kind       ActionKind `json:"kind"`
-	Actor      string     `json:"actor"`
-	ToStage    string     `json:"toStage,omitempty"`
-	Reason     string     `json:"reason,omitempty"`
-	Resolved   *bool      `json:"resolved,omitempty"`
-	Resolution string     `json:"resolution,omitempty"`
+// journal collects what one step of an interpreter produces: events (numbered from the record's
+// revision) and effects.
+type journal struct {
+	now     time.Time
+	rev     *int64
+	events  []Event
+	effects []Effect
 }
 
-// EventType names an entry of a request's history.
-type EventType string
-
-// The history event types.
-const (
-	EventCreated      EventType = "created"
-	EventStageChanged EventType = "stage_changed"
-	EventRegressed    EventType = "regressed"
-	EventClosed       EventType = "closed"
-)
-
-// Event is one entry of a request's history: who did what, when.
-type Event struct {
-	Seq     int64          `json:"seq"`
-	Type    EventType      `json:"type"`
-	Actor   string         `json:"actor"`
-	At      time.Time      `json:"at"`
-	Details map[string]any `json:"details"`
+func (j *journal) emit(t EventType, actor string, details map[string]any) {
+	j.add(Event{Type: t, Actor: actor, At: j.now, Details: details})
 }
 
-// Effect is something the shell must do after a step of the interpreter.
-type Effect interface{ isEffect() }
-
-// Emit appends an event to the request's history.
-type Emit struct{ Event Event }
-
-func (Emit) isEffect() {}
+// add numbers an event and records it.
+func (j *journal) add(e Event) {
+	*j.rev++
+	e.Seq = *j.rev
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	j.events = append(j.events, e)
+	j.effects = append(j.effects, Emit{Event: e})
+}
 
 // CreateServiceRequest starts a request in the queue's new stage. now is the run's time.
 func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time.Time) (ServiceRequest, []Effect, error) {
@@ -150,15 +128,21 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 		Team:        in.Team,
 		Categories:  nonNil(in.Categories),
 		Tags:        nonNil(in.Tags),
+		SLA:         startSLA(&q.Process, priority, now),
+		Approvals:   []ApprovalState{},
 		Definition:  DefinitionRef{Key: q.Key, Version: q.Version},
 		CreatedBy:   actor,
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
-	effects := sr.emit(EventCreated, actor, now, map[string]any{
-		"stage": sr.Stage, "priority": sr.Priority, "owner": sr.Owner, "team": sr.Team,
-	})
-	return sr, effects, nil
+	j := &journal{now: now, rev: &sr.Revision}
+	details := map[string]any{"stage": sr.Stage, "priority": sr.Priority, "owner": sr.Owner, "team": sr.Team}
+	if sr.SLA.DueAt != nil {
+		details["dueAt"] = *sr.SLA.DueAt
+	}
+	j.emit(EventCreated, actor, details)
+	srAutomations(q, &sr, j)
+	return sr, j.effects, nil
 }
 
 // ValidateNewServiceRequest checks a creation against the queue, reporting every invalid field.
@@ -208,49 +192,276 @@ func categoryAllowed(allowed []string, c string) bool {
 // ApplyServiceRequest applies one action to a request. It never changes sr: it returns the new
 // state and the effects, or an *Error saying why the action is not allowed or invalid.
 func ApplyServiceRequest(q *Queue, sr ServiceRequest, a Action, now time.Time) (ServiceRequest, []Effect, error) {
+	sr.Approvals = slices.Clone(sr.Approvals)
+	j := &journal{now: now, rev: &sr.Revision}
+	if err := applySR(q, &sr, a, j); err != nil {
+		return ServiceRequest{}, nil, err
+	}
+	if len(j.events) > 0 {
+		sr.UpdatedAt = now
+	}
+	srAutomations(q, &sr, j)
+	return sr, j.effects, nil
+}
+
+func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
+	switch a.Kind {
+	case ActionTimer:
+		srTimerFired(q, sr, a.TimerID, j)
+		return nil
+	case ActionEffectDone:
+		j.add(effectOutcome(a, j.now))
+		return nil
+	}
 	if sr.State == StateClosed {
-		return sr, nil, notAllowed("request %s is closed", sr.Number)
+		return notAllowed("request %s is closed", sr.Number)
 	}
 	cur := q.StageIndex(sr.Stage)
 	if cur < 0 {
-		return sr, nil, notAllowed("stage %q is not in queue %s", sr.Stage, q.Key)
+		return notAllowed("stage %q is not in queue %s", sr.Stage, q.Key)
 	}
 	switch a.Kind {
 	case ActionProgress:
 		to, err := progressTarget(q, cur, a.ToStage)
 		if err != nil {
-			return sr, nil, err
+			return err
 		}
-		from := sr.Stage
-		sr.moveTo(q.Stages[to], now)
-		return sr, sr.emit(EventStageChanged, a.Actor, now, map[string]any{"from": from, "to": sr.Stage}), nil
+		return srProgress(q, sr, q.Stages[to].ID, a.Actor, j)
 	case ActionRegress:
 		if strings.TrimSpace(a.Reason) == "" {
-			return sr, nil, invalid(FieldError{Field: "reason", Message: "is required to regress a request"})
+			return invalid(FieldError{Field: "reason", Message: "is required to regress a request"})
 		}
 		to, err := regressTarget(q, cur, a.ToStage)
 		if err != nil {
-			return sr, nil, err
+			return err
 		}
+		srCancelApprovals(sr, a.Actor, "the request was regressed", j)
 		from := sr.Stage
-		sr.moveTo(q.Stages[to], now)
-		return sr, sr.emit(EventRegressed, a.Actor, now, map[string]any{"from": from, "to": sr.Stage, "reason": a.Reason}), nil
+		srMoveTo(q, sr, q.Stages[to], j)
+		j.emit(EventRegressed, a.Actor, map[string]any{"from": from, "to": sr.Stage, "reason": a.Reason})
+		return nil
 	case ActionClose:
 		if a.Resolved == nil {
-			return sr, nil, invalid(FieldError{Field: "resolved", Message: "say true or false: was the request resolved?"})
+			return invalid(FieldError{Field: "resolved", Message: "say true or false: was the request resolved?"})
 		}
+		srCancelApprovals(sr, a.Actor, "the request was closed", j)
 		from := sr.Stage
-		sr.moveTo(q.Stages[len(q.Stages)-1], now)
+		srMoveTo(q, sr, q.Stages[len(q.Stages)-1], j)
 		resolved := *a.Resolved
 		sr.Resolved = &resolved
 		sr.Resolution = a.Resolution
-		closedAt := now
+		closedAt := j.now
 		sr.ClosedAt = &closedAt
-		return sr, sr.emit(EventClosed, a.Actor, now, map[string]any{
-			"from": from, "resolved": resolved, "resolution": a.Resolution,
-		}), nil
+		sr.SLA = sr.SLA.stop()
+		j.emit(EventClosed, a.Actor, map[string]any{"from": from, "resolved": resolved, "resolution": a.Resolution})
+		return nil
+	case ActionDecide:
+		i := approvalByID(sr.Approvals, a.ApprovalID)
+		if i < 0 {
+			return notFoundField("approvalId", a.ApprovalID)
+		}
+		decided, err := sr.Approvals[i].decide(a, j.now)
+		if err != nil {
+			return err
+		}
+		sr.Approvals[i] = decided
+		j.emit(EventApprovalDecided, a.Actor, map[string]any{"approval": decided.ID, "decision": a.Decision, "comment": a.Comment})
+		srApprovalSettled(q, sr, i, a.Actor, j)
+		return nil
 	default:
-		return sr, nil, invalid(FieldError{Field: "kind", Message: fmt.Sprintf("unknown action %q", a.Kind)})
+		return invalid(FieldError{Field: "kind", Message: fmt.Sprintf("%q is not an action on a service request", a.Kind)})
+	}
+}
+
+// srProgress moves forwards to stage to, unless the current stage asks for an approval first: then
+// it opens the approval and the move happens once it is approved.
+func srProgress(q *Queue, sr *ServiceRequest, to, actor string, j *journal) error {
+	stage, _ := q.StageByID(sr.Stage)
+	if i := pendingApproval(sr.Approvals); i >= 0 {
+		return notAllowed("request %s is waiting for approval %s", sr.Number, sr.Approvals[i].ID)
+	}
+	if stage.Approval != nil && srCondition(q, *sr, stage.Approval.When, Event{Type: EventStageChanged, At: j.now}, j) {
+		id := fmt.Sprintf("%s-%d", stage.ID, sr.Revision+1)
+		ap := newApproval(id, *stage.Approval, &q.Process, j.now)
+		ap.Stage, ap.ToStage = stage.ID, to
+		sr.Approvals = append(sr.Approvals, ap)
+		j.emit(EventApprovalRequested, actor, map[string]any{"approval": id, "stage": stage.ID, "toStage": to, "dueAt": ap.DueAt, "needed": ap.Needed})
+		return nil
+	}
+	from := sr.Stage
+	next, _ := q.StageByID(to)
+	srMoveTo(q, sr, next, j)
+	j.emit(EventStageChanged, actor, map[string]any{"from": from, "to": sr.Stage})
+	return nil
+}
+
+// srApprovalSettled carries out an approval that has just been approved or rejected.
+func srApprovalSettled(q *Queue, sr *ServiceRequest, i int, actor string, j *journal) {
+	ap := sr.Approvals[i]
+	switch ap.Status {
+	case approvalApproved:
+		j.emit(EventApprovalApproved, actor, map[string]any{"approval": ap.ID})
+		if sr.Stage == ap.Stage {
+			from := sr.Stage
+			next, _ := q.StageByID(ap.ToStage)
+			srMoveTo(q, sr, next, j)
+			j.emit(EventStageChanged, actor, map[string]any{"from": from, "to": sr.Stage, "approval": ap.ID})
+		}
+	case approvalRejected:
+		j.emit(EventApprovalRejected, actor, map[string]any{"approval": ap.ID})
+	}
+}
+
+func srCancelApprovals(sr *ServiceRequest, actor, why string, j *journal) {
+	for i, ap := range sr.Approvals {
+		if ap.Status == approvalPending {
+			sr.Approvals[i] = ap.settle("cancelled", j.now)
+			j.emit(EventApprovalCancelled, actor, map[string]any{"approval": ap.ID, "reason": why})
+		}
+	}
+}
+
+// srMoveTo changes the stage and keeps the SLA clock in step: it pauses in a pause stage.
+func srMoveTo(q *Queue, sr *ServiceRequest, s Stage, j *journal) {
+	wasPaused := sr.SLA.Status == SLAPaused
+	sr.Stage, sr.State = s.ID, s.State
+	if q.SLA == nil || s.State == StateClosed {
+		return
+	}
+	pause := slices.Contains(q.SLA.PauseIn, s.ID)
+	switch {
+	case pause && !wasPaused:
+		before := sr.SLA
+		sr.SLA = sr.SLA.pause(q.CalendarDef, j.now)
+		if sr.SLA.Status == SLAPaused && before.Status != SLAPaused {
+			j.emit(EventSLAPaused, "system", map[string]any{"stage": s.ID, "remaining": sr.SLA.Remaining.String()})
+		}
+	case !pause && wasPaused:
+		sr.SLA = sr.SLA.resume(q.CalendarDef, j.now)
+		j.emit(EventSLAResumed, "system", map[string]any{"stage": s.ID, "dueAt": *sr.SLA.DueAt})
+	}
+}
+
+// srTimerFired handles a fired timer: an SLA alert or breach, or an approval's timeout.
+func srTimerFired(q *Queue, sr *ServiceRequest, id string, j *journal) {
+	if !timerDue(ServiceRequestTimers(q, *sr), id, j.now) {
+		return // stale: the request moved on since the timer was set
+	}
+	switch {
+	case id == timerSLAAlert:
+		sr.SLA.Alerted = true
+		if !sr.SLA.Breached {
+			sr.SLA.Status = SLAAlerted
+		}
+		j.emit(EventSLAAlert, "system", map[string]any{"alertAt": *sr.SLA.AlertAt, "stage": sr.Stage, "priority": sr.Priority})
+		srSLAActions(q, sr, q.SLA.OnAlert, "sla-alert", j)
+	case id == timerSLABreach:
+		sr.SLA.Breached = true
+		sr.SLA.Status = SLABreached
+		j.emit(EventSLABreached, "system", map[string]any{"dueAt": *sr.SLA.DueAt, "stage": sr.Stage, "priority": sr.Priority})
+		srSLAActions(q, sr, q.SLA.OnBreach, "sla-breach", j)
+	case strings.HasPrefix(id, "approval:"):
+		i := approvalByID(sr.Approvals, strings.TrimPrefix(id, "approval:"))
+		ap := sr.Approvals[i]
+		status := approvalRejected
+		if ap.OnTimeout == "approve" {
+			status = approvalApproved
+		}
+		sr.Approvals[i] = ap.settle(status, j.now)
+		j.emit(EventApprovalDecided, "system", map[string]any{"approval": ap.ID, "decision": "timeout", "outcome": status})
+		srApprovalSettled(q, sr, i, "system", j)
+	}
+}
+
+func srSLAActions(q *Queue, sr *ServiceRequest, actions []AutomationAction, prefix string, j *journal) {
+	trigger := j.events[len(j.events)-1]
+	effects, events := actionEffects(actions, fmt.Sprintf("%s:%d", prefix, trigger.Seq), trigger, srText(q, *sr, trigger))
+	j.effects = append(j.effects, effects...)
+	for _, e := range events {
+		j.add(e)
+	}
+}
+
+// ServiceRequestTimers lists the timers the request needs now: its SLA clocks and the timeouts of
+// pending approvals. The workflow keeps exactly these running.
+func ServiceRequestTimers(q *Queue, sr ServiceRequest) []Timer {
+	if sr.State == StateClosed {
+		return nil
+	}
+	ts := sr.SLA.timers(sr.State)
+	for _, ap := range sr.Approvals {
+		if ap.Status == approvalPending {
+			ts = append(ts, Timer{ID: approvalTimerID(ap.ID), At: ap.DueAt})
+		}
+	}
+	return sortTimers(ts)
+}
+
+// srAutomations runs the queue's automations for the events of this step.
+func srAutomations(q *Queue, sr *ServiceRequest, j *journal) {
+	triggers := slices.Clone(j.events)
+	for _, ev := range triggers {
+		if !slices.Contains(automationTriggers, ev.Type) {
+			continue
+		}
+		for ai, auto := range q.Automations {
+			if auto.On != ev.Type || !srCondition(q, *sr, auto.When, ev, j) {
+				continue
+			}
+			effects, events := actionEffects(auto.Do, fmt.Sprintf("auto-%d:%d", ai, ev.Seq), ev, srText(q, *sr, ev))
+			j.effects = append(j.effects, effects...)
+			for _, e := range events {
+				j.add(e)
+			}
+		}
+	}
+}
+
+// srView is a request as its expressions see it.
+func srView(sr ServiceRequest, ev Event) SREnv {
+	return SREnv{
+		Request: RequestView{
+			Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State), Priority: sr.Priority,
+			Impact: sr.Impact, Urgency: sr.Urgency, Subject: sr.Subject, Description: sr.Description,
+			Contact: ContactView(sr.Contact), Owner: sr.Owner, Team: sr.Team,
+			Categories: sr.Categories, Tags: sr.Tags, Fields: map[string]any{},
+		},
+		Event: eventView(ev),
+	}
+}
+
+func eventView(ev Event) EventView {
+	v := EventView{Type: string(ev.Type), Actor: ev.Actor}
+	v.From, _ = ev.Details["from"].(string)
+	v.To, _ = ev.Details["to"].(string)
+	v.Reason, _ = ev.Details["reason"].(string)
+	return v
+}
+
+// srCondition evaluates a condition; an empty one holds. A failing expression counts as false and
+// is recorded in the history.
+func srCondition(q *Queue, sr ServiceRequest, e Expr, ev Event, j *journal) bool {
+	if e == "" {
+		return true
+	}
+	out, err := evalExpr(envServiceRequest, resultBool, e.Code(), srView(sr, ev))
+	if err != nil {
+		j.add(expressionFailed(Event{Type: ev.Type, At: j.now}, err))
+		return false
+	}
+	return out.(bool)
+}
+
+func srText(q *Queue, sr ServiceRequest, ev Event) func(Text) (string, error) {
+	return func(t Text) (string, error) {
+		if !t.IsExpr() {
+			return string(t), nil
+		}
+		out, err := evalExpr(envServiceRequest, resultString, t.Code(), srView(sr, ev))
+		if err != nil {
+			return "", err
+		}
+		return out.(string), nil
 	}
 }
 
@@ -292,18 +503,6 @@ func regressTarget(q *Queue, cur int, toStage string) (int, error) {
 		return 0, notAllowed("%q is not before the current stage %q", toStage, q.Stages[cur].ID)
 	}
 	return to, nil
-}
-
-func (sr *ServiceRequest) moveTo(s Stage, now time.Time) {
-	sr.Stage = s.ID
-	sr.State = s.State
-	sr.UpdatedAt = now
-}
-
-// emit records a change: it bumps the revision and returns the history event as an effect.
-func (sr *ServiceRequest) emit(t EventType, actor string, now time.Time, details map[string]any) []Effect {
-	sr.Revision++
-	return []Effect{Emit{Event: Event{Seq: sr.Revision, Type: t, Actor: actor, At: now, Details: details}}}
 }
 
 func nonNil(s []string) []string {

@@ -126,13 +126,21 @@ func (s *Store) ListServiceRequestEvents(ctx context.Context, id string, afterSe
 	}
 	events := make([]process.Event, 0, len(rows))
 	for _, r := range rows {
-		e := process.Event{Seq: r.Seq, Type: process.EventType(r.Type), Actor: r.Actor, At: r.At}
-		if err := json.Unmarshal(r.Details, &e.Details); err != nil {
-			return nil, fmt.Errorf("store: decode event %d of request %s: %w", r.Seq, id, err)
+		e, err := decodeEvent(r.Seq, r.Type, r.Actor, r.At, r.Details)
+		if err != nil {
+			return nil, fmt.Errorf("store: request %s: %w", id, err)
 		}
 		events = append(events, e)
 	}
 	return events, nil
+}
+
+func decodeEvent(seq int64, typ, actor string, at time.Time, details []byte) (process.Event, error) {
+	e := process.Event{Seq: seq, Type: process.EventType(typ), Actor: actor, At: at}
+	if err := json.Unmarshal(details, &e.Details); err != nil {
+		return e, fmt.Errorf("decode event %d: %w", seq, err)
+	}
+	return e, nil
 }
 
 func decodeRequest(doc []byte) (process.ServiceRequest, error) {

@@ -2,6 +2,8 @@
 package worker
 
 import (
+	"net/http"
+
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -10,9 +12,20 @@ import (
 	"github.com/fieldflow/fieldflow/workflows"
 )
 
+// Store is the storage the activities use.
+type Store interface {
+	activities.ProjectionStore
+	activities.MessageStore
+	activities.DefinitionStore
+}
+
 // Dependencies are what the activities need.
 type Dependencies struct {
-	Store activities.ProjectionStore
+	Store Store
+	// BaseURL is the public address of the API, for links in messages.
+	BaseURL string
+	// HTTPClient delivers webhooks; a client with a 20 s timeout when nil.
+	HTTPClient *http.Client
 }
 
 // New creates a worker on the Fieldflow task queue with every workflow and activity registered.
@@ -26,5 +39,9 @@ func New(c client.Client, deps Dependencies, opts sdkworker.Options) sdkworker.W
 // Register registers every workflow and activity on a registry (a worker, or a test environment).
 func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterWorkflowWithOptions(workflows.ServiceRequest, workflow.RegisterOptions{Name: workflows.ServiceRequestWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.WorkOrder, workflow.RegisterOptions{Name: workflows.WorkOrderWorkflowType})
 	r.RegisterActivity(&activities.Projections{Store: deps.Store})
+	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL})
+	r.RegisterActivity(&activities.Webhooks{Client: deps.HTTPClient})
+	r.RegisterActivity(&activities.Definitions{Store: deps.Store})
 }

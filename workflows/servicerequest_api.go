@@ -33,6 +33,8 @@ const (
 	// UpdateAct applies one agent action. Invalid actions are rejected by its validator and leave
 	// no trace in the history.
 	UpdateAct = "act"
+	// UpdateMigrate moves a running record onto another version of its definition (an admin action).
+	UpdateMigrate = "migrate"
 )
 
 // ServiceRequestInput starts a ServiceRequest run. The definition is pinned here: editing the YAML
@@ -58,13 +60,24 @@ type ActInput struct {
 	Action process.Action `json:"action"`
 }
 
+// MigrateInput is the argument of UpdateMigrate on a service request: the new version of its queue
+// and, for stages that do not exist in it, where requests in them go.
+type MigrateInput struct {
+	Queue  *process.Queue     `json:"queue"`
+	Stages map[string]string `json:"stages,omitempty"`
+	Actor  string            `json:"actor"`
+}
+
 // RequestResult is the result of both updates: the request as it was stored.
 type RequestResult struct {
 	Request process.ServiceRequest `json:"request"`
 }
 
 // RequestType values of the RequestType search attribute.
-const RequestTypeServiceRequest = "service_request"
+const (
+	RequestTypeServiceRequest = "service_request"
+	RequestTypeWorkOrder      = "work_order"
+)
 
 // Search attributes of Fieldflow runs, registered at start-up. None holds personal data.
 var (
@@ -75,6 +88,9 @@ var (
 	AttrPriority          = temporal.NewSearchAttributeKeyKeyword("Priority")
 	AttrOwner             = temporal.NewSearchAttributeKeyKeyword("Owner")
 	AttrDefinitionVersion = temporal.NewSearchAttributeKeyKeyword("DefinitionVersion")
+	AttrRecordType        = temporal.NewSearchAttributeKeyKeyword("RecordType")
+	AttrAssignee          = temporal.NewSearchAttributeKeyKeyword("Assignee")
+	AttrAssigneeGroup     = temporal.NewSearchAttributeKeyKeyword("AssigneeGroup")
 )
 
 // SearchAttributes lists the custom search attributes and their types, for registration.
@@ -82,6 +98,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 	attrs := map[string]enumspb.IndexedValueType{}
 	for _, k := range []temporal.SearchAttributeKeyKeyword{
 		AttrRequestType, AttrQueue, AttrStage, AttrState, AttrPriority, AttrOwner, AttrDefinitionVersion,
+		AttrRecordType, AttrAssignee, AttrAssigneeGroup,
 	} {
 		attrs[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}

@@ -159,7 +159,9 @@ func TestServiceRequestLifecycle(t *testing.T) {
 	require.NoError(t, h.env.GetWorkflowResult(&result))
 	require.Equal(t, process.StateClosed, result.Request.State)
 	require.True(t, *result.Request.Resolved)
-	require.Equal(t, int64(4), result.Request.Revision, "rejected actions change nothing")
+	// Rejected actions change nothing: created, progress, regress, close, and the notification the
+	// queue's "on closed" automation sent.
+	require.Equal(t, int64(5), result.Request.Revision)
 
 	stored, err := h.store.GetServiceRequest(ctx, h.id)
 	require.NoError(t, err)
@@ -170,10 +172,19 @@ func TestServiceRequestLifecycle(t *testing.T) {
 	for _, e := range events {
 		types = append(types, e.Type)
 	}
-	require.Equal(t, []process.EventType{process.EventCreated, process.EventStageChanged, process.EventRegressed, process.EventClosed}, types)
+	require.Equal(t, []process.EventType{process.EventCreated, process.EventStageChanged, process.EventRegressed, process.EventClosed, process.EventNotificationSent}, types)
 	require.Equal(t, "wrong queue", events[2].Details["reason"])
 	require.Equal(t, "bob", events[3].Actor)
 	require.True(t, events[1].At.Equal(events[0].At.Add(time.Minute)), "events carry the workflow's time")
+
+	// The notification was rendered from the pinned template and stored once.
+	notes, err := h.store.ListNotifications(ctx, h.id)
+	require.NoError(t, err)
+	require.Len(t, notes, 1)
+	require.Equal(t, "sr-closed", notes[0].Template)
+	require.Equal(t, []string{"contact"}, notes[0].Recipients)
+	require.Equal(t, "Your request SR-2026-000007 is closed", notes[0].Subject)
+	require.Contains(t, notes[0].Body, `your request "Invoice charged twice" (SR-2026-000007) is now closed`)
 }
 
 func TestServiceRequestActionsAfterCloseAreRefused(t *testing.T) {
@@ -242,7 +253,7 @@ func TestServiceRequestContinuesAsNewWithItsState(t *testing.T) {
 	require.Equal(t, int64(3), resumed.result.Request.Revision)
 	events, err := h.store.ListServiceRequestEvents(context.Background(), h.id, 0, 0)
 	require.NoError(t, err)
-	require.Len(t, events, 3)
+	require.Len(t, events, 4, "created, stage_changed, closed and the closing notification")
 }
 
 func converterFor() converter.DataConverter { return converter.GetDefaultDataConverter() }

@@ -89,7 +89,7 @@ func apiCommand(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			defer tc.Close()
-			if err := st.SaveQueues(ctx, catalog); err != nil {
+			if err := st.PublishCatalog(ctx, catalog); err != nil {
 				return err
 			}
 			srv := &http.Server{

@@ -81,9 +81,8 @@ func defsCommand(*globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, q := range catalog.Queues() {
-				src, _ := catalog.Source(q.Key)
-				fmt.Fprintf(cmd.OutOrStdout(), "ok  %-20s %-22s version %s  (%s, %d stages)\n", q.Key, q.Kind, q.Version, src.File, len(q.Stages))
+			for _, src := range catalog.Sources() {
+				fmt.Fprintf(cmd.OutOrStdout(), "ok  %-19s %-20s version %s  %s\n", src.Kind, src.Key, src.Version, src.File)
 			}
 			return nil
 		},

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const getDefinition = `-- name: GetDefinition :one
@@ -26,6 +27,63 @@ func (q *Queries) GetDefinition(ctx context.Context, version string) (Definition
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const getDefinitionHead = `-- name: GetDefinitionHead :one
+SELECT d.version, d.key, d.kind, d.source_file, d.source, d.compiled, d.created_at FROM definition_heads h JOIN definitions d ON d.version = h.version WHERE h.key = $1
+`
+
+func (q *Queries) GetDefinitionHead(ctx context.Context, key string) (Definition, error) {
+	row := q.db.QueryRow(ctx, getDefinitionHead, key)
+	var i Definition
+	err := row.Scan(
+		&i.Version,
+		&i.Key,
+		&i.Kind,
+		&i.SourceFile,
+		&i.Source,
+		&i.Compiled,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const listDefinitionVersions = `-- name: ListDefinitionVersions :many
+SELECT version, key, kind, source_file, created_at FROM definitions WHERE key = $1 ORDER BY created_at DESC
+`
+
+type ListDefinitionVersionsRow struct {
+	Version    string
+	Key        string
+	Kind       string
+	SourceFile string
+	CreatedAt  time.Time
+}
+
+func (q *Queries) ListDefinitionVersions(ctx context.Context, key string) ([]ListDefinitionVersionsRow, error) {
+	rows, err := q.db.Query(ctx, listDefinitionVersions, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListDefinitionVersionsRow
+	for rows.Next() {
+		var i ListDefinitionVersionsRow
+		if err := rows.Scan(
+			&i.Version,
+			&i.Key,
+			&i.Kind,
+			&i.SourceFile,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const saveDefinition = `-- name: SaveDefinition :exec
@@ -52,5 +110,22 @@ func (q *Queries) SaveDefinition(ctx context.Context, arg SaveDefinitionParams) 
 		arg.Source,
 		arg.Compiled,
 	)
+	return err
+}
+
+const setDefinitionHead = `-- name: SetDefinitionHead :exec
+INSERT INTO definition_heads (key, kind, version) VALUES ($1, $2, $3)
+ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, version = excluded.version, updated_at = now()
+WHERE definition_heads.version <> excluded.version
+`
+
+type SetDefinitionHeadParams struct {
+	Key     string
+	Kind    string
+	Version string
+}
+
+func (q *Queries) SetDefinitionHead(ctx context.Context, arg SetDefinitionHeadParams) error {
+	_, err := q.db.Exec(ctx, setDefinitionHead, arg.Key, arg.Kind, arg.Version)
 	return err
 }

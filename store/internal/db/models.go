@@ -18,6 +18,24 @@ type Definition struct {
 	CreatedAt  time.Time
 }
 
+type DefinitionHead struct {
+	Key       string
+	Kind      string
+	Version   string
+	UpdatedAt time.Time
+}
+
+type Notification struct {
+	RecordID   string
+	EffectID   string
+	Template   string
+	Recipients []string
+	Channels   []string
+	Subject    string
+	Body       string
+	CreatedAt  time.Time
+}
+
 type NumberSequence struct {
 	Scope     string
 	LastValue int64
@@ -52,4 +70,30 @@ type ServiceRequestEvent struct {
 	Actor     string
 	At        time.Time
 	Details   []byte
+}
+
+type WorkOrder struct {
+	ID         string
+	Number     string
+	RecordType string
+	Stage      string
+	State      string
+	Node       string
+	Priority   string
+	Engineer   string
+	GroupName  string
+	Parent     string
+	Revision   int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Doc        []byte
+}
+
+type WorkOrderEvent struct {
+	OrderID string
+	Seq     int64
+	Type    string
+	Actor   string
+	At      time.Time
+	Details []byte
 }

@@ -1,0 +1,365 @@
+package process
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// This file holds what both interpreters share: effects, timers, SLA clocks, approvals and
+// automations. Everything here is pure: the workflow supplies the time and carries out the effects.
+
+// Effect is something the shell must do after a step of the interpreter.
+type Effect interface{ isEffect() }
+
+// Emit appends an event to the record's history (and the shell writes the projection).
+type Emit struct{ Event Event }
+
+// Notify sends a message made from a template to recipients. The shell reports the outcome with an
+// ActionEffectDone carrying EffectID.
+type Notify struct {
+	EffectID   string
+	Template   string
+	Recipients []string
+	Channels   []string
+	// Priority tries the channels in order and stops at the first that succeeds.
+	Priority bool
+}
+
+// CallWebhook posts the record and the event that caused it to a URL.
+type CallWebhook struct {
+	EffectID  string
+	URL       string
+	SecretEnv string
+	Event     Event
+}
+
+// StartWorkOrder starts a work order (a child run) from a record, with the mapped fields.
+type StartWorkOrder struct {
+	EffectID   string
+	RecordType string
+	Fields     map[string]string
+}
+
+func (Emit) isEffect()           {}
+func (Notify) isEffect()         {}
+func (CallWebhook) isEffect()    {}
+func (StartWorkOrder) isEffect() {}
+
+// Timer is a durable timer the shell keeps: when At comes it sends an ActionTimer with the ID.
+type Timer struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
+// sortTimers orders timers by ID, so the shell starts them in a deterministic order.
+func sortTimers(ts []Timer) []Timer {
+	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
+	return ts
+}
+
+// timerDue reports whether the timer id is among timers and due at now. A timer that fired after
+// the record changed (cancelled, or moved later) is stale and ignored.
+func timerDue(timers []Timer, id string, now time.Time) bool {
+	for _, t := range timers {
+		if t.ID == id {
+			return !now.Before(t.At)
+		}
+	}
+	return false
+}
+
+// SLAStatus is where a record stands against its SLA.
+type SLAStatus string
+
+// The SLA statuses.
+const (
+	SLANone     SLAStatus = "none"
+	SLAOK       SLAStatus = "ok"
+	SLAAlerted  SLAStatus = "alerted"
+	SLABreached SLAStatus = "breached"
+	SLAPaused   SLAStatus = "paused"
+	SLAMet      SLAStatus = "met"
+)
+
+// SLAClock is a record's SLA: when it alerts, when it is due, and where it stands.
+type SLAClock struct {
+	AlertAt *time.Time `json:"alertAt,omitempty"`
+	DueAt   *time.Time `json:"dueAt,omitempty"`
+	Status  SLAStatus  `json:"status"`
+	// Alerted and Breached stay true once the alert or the breach happened.
+	Alerted  bool `json:"alerted,omitempty"`
+	Breached bool `json:"breached,omitempty"`
+	// Remaining is the completion time left when the clock was paused (business time when the
+	// target is in business hours).
+	Remaining time.Duration `json:"remaining,omitempty"`
+	// Business is true when the completion target counts business time.
+	Business bool `json:"business,omitempty"`
+}
+
+// Timer IDs of the SLA clocks.
+const (
+	timerSLAAlert  = "sla-alert"
+	timerSLABreach = "sla-breach"
+)
+
+// startSLA sets a new record's clocks from the process's targets for its priority.
+func startSLA(p *Process, priority string, now time.Time) SLAClock {
+	if p.SLA == nil {
+		return SLAClock{Status: SLANone}
+	}
+	c := SLAClock{Status: SLAOK}
+	if d, ok := p.SLA.Alert[priority]; ok {
+		at := Deadline(now, d, p.CalendarDef)
+		c.AlertAt = &at
+	}
+	if d, ok := p.SLA.Completion[priority]; ok {
+		at := Deadline(now, d, p.CalendarDef)
+		c.DueAt = &at
+		c.Business = d.Business
+	}
+	if c.AlertAt == nil && c.DueAt == nil {
+		c.Status = SLANone
+	}
+	return c
+}
+
+// slaTimers are the timers a clock needs now. The alert only runs while the record is in its new
+// state; nothing runs while the clock is paused or after it stopped.
+func (c SLAClock) timers(state StageState) []Timer {
+	var ts []Timer
+	if c.Status == SLAPaused || c.Status == SLAMet || c.Status == SLANone {
+		return nil
+	}
+	if c.AlertAt != nil && !c.Alerted && state == StateNew {
+		ts = append(ts, Timer{ID: timerSLAAlert, At: *c.AlertAt})
+	}
+	if c.DueAt != nil && !c.Breached {
+		ts = append(ts, Timer{ID: timerSLABreach, At: *c.DueAt})
+	}
+	return ts
+}
+
+// pause stops the completion clock, keeping the time left.
+func (c SLAClock) pause(cal *Calendar, now time.Time) SLAClock {
+	if c.Status == SLAPaused || c.Status == SLAMet || c.Status == SLANone || c.DueAt == nil || c.Breached {
+		return c
+	}
+	if c.Business {
+		c.Remaining = cal.BusinessBetween(now, *c.DueAt)
+		if cal == nil {
+			c.Remaining = c.DueAt.Sub(now)
+		}
+	} else {
+		c.Remaining = c.DueAt.Sub(now)
+	}
+	c.Status = SLAPaused
+	return c
+}
+
+// resume restarts a paused completion clock with the time that was left.
+func (c SLAClock) resume(cal *Calendar, now time.Time) SLAClock {
+	if c.Status != SLAPaused {
+		return c
+	}
+	var due time.Time
+	if c.Business && cal != nil {
+		due = cal.AddBusiness(now, c.Remaining)
+	} else {
+		due = now.Add(c.Remaining)
+	}
+	c.DueAt = &due
+	c.Remaining = 0
+	c.Status = SLAOK
+	if c.Alerted {
+		c.Status = SLAAlerted
+	}
+	return c
+}
+
+// stop ends the clock when the record closes.
+func (c SLAClock) stop() SLAClock {
+	if c.Status == SLANone {
+		return c
+	}
+	if !c.Breached {
+		c.Status = SLAMet
+	} else {
+		c.Status = SLABreached
+	}
+	c.Remaining = 0
+	return c
+}
+
+// ApprovalState is one approval of a record: who must decide, what they decided.
+type ApprovalState struct {
+	ID string `json:"id"`
+	// Stage is the stage the approval guards (service requests); ToStage the stage the request
+	// moves to once approved.
+	Stage   string `json:"stage,omitempty"`
+	ToStage string `json:"toStage,omitempty"`
+	// Node is the approval node (work orders).
+	Node        string     `json:"node,omitempty"`
+	Approvers   []Approver `json:"approvers"`
+	Needed      int        `json:"needed"`
+	Decisions   []Decision `json:"decisions"`
+	Status      string     `json:"status"` // pending, approved, rejected
+	RequestedAt time.Time  `json:"requestedAt"`
+	DueAt       time.Time  `json:"dueAt"`
+	OnTimeout   string     `json:"onTimeout"`
+	DecidedAt   *time.Time `json:"decidedAt,omitempty"`
+}
+
+// Decision is one approver's answer.
+type Decision struct {
+	By       string    `json:"by"`
+	Decision string    `json:"decision"` // approve or reject
+	Comment  string    `json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Approval statuses.
+const (
+	approvalPending  = "pending"
+	approvalApproved = "approved"
+	approvalRejected = "rejected"
+)
+
+func approvalTimerID(id string) string { return "approval:" + id }
+
+// newApproval opens an approval.
+func newApproval(id string, a Approval, p *Process, now time.Time) ApprovalState {
+	needed := a.Mode.Quorum(len(a.Approvers))
+	return ApprovalState{
+		ID: id, Approvers: a.Approvers, Needed: needed, Decisions: []Decision{}, Status: approvalPending,
+		RequestedAt: now, DueAt: Deadline(now, a.Timeout, p.CalendarDef), OnTimeout: a.OnTimeout,
+	}
+}
+
+// mayDecide reports whether the actor is one of the approvers.
+func (a ApprovalState) mayDecide(act Action) bool {
+	for _, ap := range a.Approvers {
+		switch {
+		case ap.User != "" && ap.User == act.Actor && !act.ViaLink:
+			return true
+		case ap.Role != "" && slices.Contains(act.ActorRoles, ap.Role) && !act.ViaLink:
+			return true
+		case ap.Group != "" && slices.Contains(act.ActorGroups, ap.Group) && !act.ViaLink:
+			return true
+		case ap.Contact && act.ViaLink:
+			return true
+		}
+	}
+	return false
+}
+
+// decide records a decision and settles the approval when it can: one rejection rejects (all and
+// quorum modes need that many approvals; a single no from an approver ends an "all" approval).
+func (a ApprovalState) decide(act Action, now time.Time) (ApprovalState, error) {
+	if a.Status != approvalPending {
+		return a, notAllowed("approval %s is already %s", a.ID, a.Status)
+	}
+	if act.Decision != "approve" && act.Decision != "reject" {
+		return a, invalid(FieldError{Field: "decision", Message: "must be approve or reject"})
+	}
+	if !a.mayDecide(act) {
+		return a, notAllowed("%s is not an approver of approval %s", act.Actor, a.ID)
+	}
+	for _, d := range a.Decisions {
+		if d.By == act.Actor {
+			return a, notAllowed("%s has already decided on approval %s", act.Actor, a.ID)
+		}
+	}
+	a.Decisions = append(slices.Clone(a.Decisions), Decision{By: act.Actor, Decision: act.Decision, Comment: act.Comment, At: now})
+	approvals, rejections := 0, 0
+	for _, d := range a.Decisions {
+		if d.Decision == "approve" {
+			approvals++
+		} else {
+			rejections++
+		}
+	}
+	possible := len(a.Approvers) - rejections
+	switch {
+	case approvals >= a.Needed:
+		a = a.settle(approvalApproved, now)
+	case rejections > 0 && (a.Needed >= len(a.Approvers) || possible < a.Needed || a.Needed == 1):
+		a = a.settle(approvalRejected, now)
+	}
+	return a, nil
+}
+
+func (a ApprovalState) settle(status string, now time.Time) ApprovalState {
+	a.Status = status
+	at := now
+	a.DecidedAt = &at
+	return a
+}
+
+// pendingApproval returns the index of the pending approval, or -1.
+func pendingApproval(as []ApprovalState) int {
+	return slices.IndexFunc(as, func(a ApprovalState) bool { return a.Status == approvalPending })
+}
+
+// approvalByID returns the index of the approval with the id, or -1.
+func approvalByID(as []ApprovalState, id string) int {
+	return slices.IndexFunc(as, func(a ApprovalState) bool { return a.ID == id })
+}
+
+// automationTriggers are the events automations may react to. Outcomes of effects
+// (notification_sent, webhook_failed …) are not among them, so automations cannot loop.
+var automationTriggers = []EventType{
+	EventCreated, EventUpdated, EventStageChanged, EventRegressed, EventClosed, EventNoteAdded,
+	EventNoteUpdated, EventApprovalRequested, EventOwnerChanged, EventSLAAlert, EventSLABreached,
+	EventAssigned, EventAccepted, EventDeclined, EventTransferred, EventStepCompleted, EventRated,
+	EventRatingSkipped, EventFollowUpDone,
+}
+
+// actionEffects turns the actions of an automation, an SLA block or a node into effects. idPrefix
+// makes effect IDs unique and deterministic.
+func actionEffects(actions []AutomationAction, idPrefix string, ev Event, text func(Text) (string, error)) ([]Effect, []Event) {
+	var effects []Effect
+	var events []Event
+	for i, a := range actions {
+		id := fmt.Sprintf("%s:%d", idPrefix, i)
+		switch {
+		case a.Notify != nil:
+			effects = append(effects, Notify{EffectID: id, Template: a.Notify.Template, Recipients: a.Notify.To, Channels: a.Notify.Channels})
+		case a.Webhook != nil:
+			url, err := text(a.Webhook.URL)
+			if err != nil {
+				events = append(events, expressionFailed(ev, err))
+				continue
+			}
+			effects = append(effects, CallWebhook{EffectID: id, URL: url, SecretEnv: a.Webhook.SecretEnv, Event: ev})
+		case a.Convert != nil:
+			fields := map[string]string{}
+			failed := false
+			for _, k := range sortedKeys(a.Convert.Map) {
+				v, err := text(a.Convert.Map[k])
+				if err != nil {
+					events = append(events, expressionFailed(ev, err))
+					failed = true
+					break
+				}
+				fields[k] = v
+			}
+			if !failed {
+				effects = append(effects, StartWorkOrder{EffectID: id, RecordType: a.Convert.RecordType, Fields: fields})
+			}
+		case a.Activity != nil:
+			events = append(events, Event{Type: EventActivityCreated, Actor: "automation", At: ev.At, Details: map[string]any{
+				"title": a.Activity.Title, "to": a.Activity.To, "due": a.Activity.Due.String(),
+			}})
+		}
+	}
+	return effects, events
+}
+
+// expressionFailed is the event recorded when an expression fails at run time.
+func expressionFailed(ev Event, err error) Event {
+	return Event{Type: EventExpressionFailed, Actor: "system", At: ev.At, Details: map[string]any{
+		"error": err.Error(), "during": string(ev.Type),
+	}}
+}

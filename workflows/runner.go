@@ -1,0 +1,318 @@
+package workflows
+
+import (
+	"errors"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/fieldflow/fieldflow/activities"
+	"github.com/fieldflow/fieldflow/process"
+)
+
+// record is what both record kinds give the runner.
+type record interface {
+	process.ServiceRequest | process.WorkOrder
+}
+
+// interpreter is one record kind's pure interpreter and how the shell shows it to Temporal.
+type interpreter[S record] struct {
+	apply    func(S, process.Action, time.Time) (S, []process.Effect, error)
+	timers   func(S) []process.Timer
+	closed   func(S) bool
+	revision func(S) int64
+	// project writes the record and its new events to Postgres (a local activity).
+	project func(workflow.Context, S, []process.Event) error
+	// attributes are the search attribute values that change during a run, and their updates.
+	attributes func(S) ([]string, []temporal.SearchAttributeUpdate)
+	details    func(S) string
+	// templates are the message templates of the pinned definition, for notifications.
+	templates map[string]*process.Template
+	recordID  func(S) string
+}
+
+// runner is the Temporal shell shared by the ServiceRequest and WorkOrder workflows: it feeds the
+// interpreter actions (updates, fired timers, finished effects), keeps exactly the timers the
+// interpreter asks for, carries out effects, and writes every change to Postgres.
+type runner[S record] struct {
+	in    interpreter[S]
+	state S
+	// projected is the highest revision known to be written to Postgres.
+	projected int64
+	// inbox holds fired timers and finished effects, applied in order by the main loop.
+	inbox []process.Action
+	// timers are the running timers by ID.
+	timers map[string]*runningTimer
+	// effects counts effects in flight.
+	effects   int
+	published []string
+}
+
+type runningTimer struct {
+	at     time.Time
+	cancel workflow.CancelFunc
+}
+
+func newRunner[S record](in interpreter[S], state S) *runner[S] {
+	r := &runner[S]{in: in, state: state, timers: map[string]*runningTimer{}}
+	r.published, _ = in.attributes(state)
+	return r
+}
+
+// validate is an update validator: the action must apply to the current state.
+func (r *runner[S]) validate(ctx workflow.Context, a process.Action) error {
+	_, _, err := r.in.apply(r.state, a, now(ctx))
+	return applicationError(err)
+}
+
+// step applies one action and carries out what follows: search attributes, the projection (before
+// returning, so a caller reads its write), timers and effects.
+func (r *runner[S]) step(ctx workflow.Context, a process.Action) (S, error) {
+	next, effects, err := r.in.apply(r.state, a, now(ctx))
+	if err != nil {
+		var zero S
+		return zero, applicationError(err)
+	}
+	r.state = next
+	return next, r.settle(ctx, next, effects)
+}
+
+// settle publishes, projects and schedules what a new state and its effects ask for.
+func (r *runner[S]) settle(ctx workflow.Context, state S, effects []process.Effect) error {
+	r.publish(ctx)
+	if err := r.project(ctx, state, emitted(effects)); err != nil {
+		return err
+	}
+	r.reconcileTimers(ctx)
+	r.startEffects(ctx, effects)
+	return nil
+}
+
+// publish keeps the search attributes and current details of the run in step with the record.
+// Search attributes are sent only when they change: each upsert is an event in the history.
+func (r *runner[S]) publish(ctx workflow.Context) {
+	workflow.SetCurrentDetails(ctx, r.in.details(r.state))
+	current, updates := r.in.attributes(r.state)
+	if equalStrings(current, r.published) {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Error("upsert search attributes", "error", err)
+		return
+	}
+	r.published = current
+}
+
+func (r *runner[S]) project(ctx workflow.Context, state S, events []process.Event) error {
+	if err := r.in.project(ctx, state, events); err != nil {
+		return err
+	}
+	r.projected = max(r.projected, r.in.revision(state))
+	return nil
+}
+
+// reconcileTimers starts the timers the interpreter asks for and cancels the others.
+func (r *runner[S]) reconcileTimers(ctx workflow.Context) {
+	wanted := r.in.timers(r.state)
+	keep := map[string]bool{}
+	for _, t := range wanted {
+		if running, ok := r.timers[t.ID]; ok && running.at.Equal(t.At) {
+			keep[t.ID] = true
+		}
+	}
+	ids := make([]string, 0, len(r.timers))
+	for id := range r.timers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if !keep[id] {
+			r.timers[id].cancel()
+			delete(r.timers, id)
+		}
+	}
+	for _, t := range wanted {
+		if keep[t.ID] {
+			continue
+		}
+		tctx, cancel := workflow.WithCancel(ctx)
+		r.timers[t.ID] = &runningTimer{at: t.At, cancel: cancel}
+		d := t.At.Sub(now(ctx))
+		if d < 0 {
+			d = 0
+		}
+		id := t.ID
+		workflow.Go(tctx, func(gctx workflow.Context) {
+			if err := workflow.NewTimer(gctx, d).Get(gctx, nil); err != nil {
+				return // cancelled
+			}
+			r.inbox = append(r.inbox, process.Action{Kind: process.ActionTimer, TimerID: id, Actor: "system"})
+		})
+	}
+}
+
+// startEffects runs notifications, webhooks and conversions in their own coroutines; each reports
+// back through the inbox.
+func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect) {
+	for _, e := range effects {
+		var run func(workflow.Context) (kind, id string, result map[string]string, err error)
+		switch e := e.(type) {
+		case process.Notify:
+			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
+				return "notify", e.EffectID, nil, r.notify(gctx, e)
+			}
+		case process.CallWebhook:
+			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
+				return "webhook", e.EffectID, nil, r.webhook(gctx, e)
+			}
+		case process.StartWorkOrder:
+			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
+				res, err := r.convert(gctx, e)
+				return "convert", e.EffectID, res, err
+			}
+		default:
+			continue
+		}
+		r.effects++
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer func() { r.effects-- }()
+			kind, id, result, err := run(gctx)
+			done := process.Action{Kind: process.ActionEffectDone, Actor: "system", EffectID: id, EffectKind: kind, Result: result}
+			if err != nil {
+				done.Error = errorMessage(err)
+			}
+			r.inbox = append(r.inbox, done)
+		})
+	}
+}
+
+// loop applies fired timers and finished effects until the record is closed (or the server
+// suggests continuing as new) and nothing is left in flight: no effect, no handler, no action.
+func (r *runner[S]) loop(ctx workflow.Context) error {
+	for {
+		if err := workflow.Await(ctx, func() bool {
+			return len(r.inbox) > 0 || (r.effects == 0 && (r.in.closed(r.state) || workflow.GetInfo(ctx).GetContinueAsNewSuggested()))
+		}); err != nil {
+			return err
+		}
+		if len(r.inbox) > 0 {
+			a := r.inbox[0]
+			r.inbox = r.inbox[1:]
+			if _, err := r.step(ctx, a); err != nil {
+				var appErr *temporal.ApplicationError
+				if !errors.As(err, &appErr) {
+					return err
+				}
+				// An internal action the record no longer accepts: nothing to do.
+				workflow.GetLogger(ctx).Warn("internal action refused", "kind", a.Kind, "error", err)
+			}
+			continue
+		}
+		// Quiet: let the updates in flight finish; they may have started more work.
+		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+			return err
+		}
+		if r.effects == 0 && len(r.inbox) == 0 {
+			return nil
+		}
+	}
+}
+
+// projectionOptions: the projection is a local activity (no extra history events per action) that
+// retries until Postgres takes the write; it is idempotent, so a retry after a crash is harmless.
+var projectionOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    100 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+	},
+}
+
+// effectOptions: notifications and webhooks retry with backoff for about a day before they are
+// recorded as failed.
+var effectOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Minute,
+		MaximumAttempts:    150,
+	},
+}
+
+func (r *runner[S]) notify(ctx workflow.Context, n process.Notify) error {
+	ctx = workflow.WithActivityOptions(ctx, effectOptions)
+	var a *activities.Messages
+	return workflow.ExecuteActivity(ctx, a.Notify, activities.NotifyInput{
+		RecordID: r.in.recordID(r.state), EffectID: n.EffectID, Template: r.in.templates[n.Template],
+		Recipients: n.Recipients, Channels: n.Channels, Priority: n.Priority, Record: r.state,
+	}).Get(ctx, nil)
+}
+
+func (r *runner[S]) webhook(ctx workflow.Context, w process.CallWebhook) error {
+	ctx = workflow.WithActivityOptions(ctx, effectOptions)
+	var a *activities.Webhooks
+	return workflow.ExecuteActivity(ctx, a.Deliver, activities.WebhookInput{
+		EffectID: w.EffectID, URL: w.URL, SecretEnv: w.SecretEnv, Event: w.Event, Record: r.state,
+	}).Get(ctx, nil)
+}
+
+// emitted collects the history events among the interpreter's effects.
+func emitted(effects []process.Effect) []process.Event {
+	var events []process.Event
+	for _, e := range effects {
+		if em, ok := e.(process.Emit); ok {
+			events = append(events, em.Event)
+		}
+	}
+	return events
+}
+
+// now is the run's deterministic time, at the precision Postgres keeps (microseconds), so the
+// record and its stored events show the same instants.
+func now(ctx workflow.Context) time.Time {
+	return workflow.Now(ctx).UTC().Truncate(time.Microsecond)
+}
+
+// applicationError carries an interpreter refusal across Temporal: the type is its code and the
+// details hold the whole process.Error, so the API can answer 404, 409 or 422 with the field list.
+func applicationError(err error) error {
+	var pe *process.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	return temporal.NewApplicationErrorWithOptions(pe.Message, string(pe.Code), temporal.ApplicationErrorOptions{
+		NonRetryable: true,
+		Details:      []any{*pe},
+	})
+}
+
+// errorMessage is the innermost message of an activity or child failure.
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
