@@ -48,7 +48,6 @@ func TestLoadShippedDefinitions(t *testing.T) {
 	require.Equal(t, []string{"new", "investigation", "proposal", "response", "closed"}, stageIDs(&billing.Process))
 }
 
-
 func TestLoadAppliesDefaults(t *testing.T) {
 	c, err := loadOne(t, validQueue)
 	require.NoError(t, err)

@@ -63,7 +63,7 @@ type ActInput struct {
 // MigrateInput is the argument of UpdateMigrate on a service request: the new version of its queue
 // and, for stages that do not exist in it, where requests in them go.
 type MigrateInput struct {
-	Queue  *process.Queue     `json:"queue"`
+	Queue  *process.Queue    `json:"queue"`
 	Stages map[string]string `json:"stages,omitempty"`
 	Actor  string            `json:"actor"`
 }
