@@ -11,12 +11,14 @@ const (
 	KindServiceRequestQueue Kind = "ServiceRequestQueue"
 	KindWorkOrderType       Kind = "WorkOrderType"
 	KindCalendar            Kind = "Calendar"
+	// KindScenario marks a simulation script kept beside the definitions; it defines nothing.
+	KindScenario Kind = "Scenario"
 )
 
 // kinds lists every kind a definition file may have, for messages.
 var kinds = []string{
 	string(KindServiceRequestQueue), string(KindWorkOrderType), string(KindCalendar),
-	string(KindMessageTemplate), string(KindRatingTemplate),
+	string(KindMessageTemplate), string(KindRatingTemplate), string(KindScenario),
 }
 
 // StageState is the state a stage maps to: every process has one new stage, one closed stage and

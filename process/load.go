@@ -296,6 +296,16 @@ func decodeFile(name string, data []byte) (d *decoded, problems Problems) {
 		value = &Calendar{}
 	case KindMessageTemplate, KindRatingTemplate:
 		value = &Template{}
+	case KindScenario:
+		// Simulation scripts live beside the definitions; check them, keep nothing.
+		if _, err := ParseScenario(name, data); err != nil {
+			var ps Problems
+			if errors.As(err, &ps) {
+				return nil, ps
+			}
+			return nil, Problems{{Position: Position{File: name, Line: 1, Column: 1}, Message: err.Error()}}
+		}
+		return nil, nil
 	default:
 		pos := Position{File: name, Line: doc.Line, Column: doc.Column}
 		for i := 0; i+1 < len(doc.Content); i += 2 {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -87,5 +88,53 @@ func defsCommand(*globals) *cobra.Command {
 			return nil
 		},
 	})
+	defs.AddCommand(defsSimulateCommand())
 	return defs
+}
+
+func defsSimulateCommand() *cobra.Command {
+	var script, dir string
+	cmd := &cobra.Command{
+		Use:   "simulate KEY --script FILE",
+		Short: "Run a queue or work-order type on a virtual clock and print the timeline",
+		Long: `Runs the pure interpreter on a virtual clock: the record is created at the script's start,
+the script's actions happen at their times, and timers (SLA alerts and breaches, timeouts,
+auto-complete) fire as time passes, counted on the definition's business calendar. Every change is
+printed with its time in the calendar's time zone; business-time targets are explained day by day.
+See definitions/README.md for the script format.`,
+		Example: "  fieldflow defs simulate billing --script definitions/scenarios/billing-friday.yaml",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if script == "" {
+				return errors.New("--script is required")
+			}
+			catalog, err := loadCatalog(cmd, dir)
+			if err != nil {
+				return err
+			}
+			raw, err := os.ReadFile(script)
+			if err != nil {
+				return err
+			}
+			sc, err := process.ParseScenario(script, raw)
+			if err != nil {
+				return err
+			}
+			return process.Simulate(catalog, args[0], sc, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&script, "script", "", "the scenario file (YAML)")
+	cmd.Flags().StringVar(&dir, "definitions", "definitions", "folder of process definitions")
+	return cmd
+}
+
+// loadCatalog loads a definitions folder, printing its problems the way defs validate does.
+func loadCatalog(cmd *cobra.Command, dir string) (*process.Catalog, error) {
+	catalog, err := process.LoadDir(dir)
+	var problems process.Problems
+	if errors.As(err, &problems) {
+		fmt.Fprintln(cmd.ErrOrStderr(), problems.Error())
+		return nil, fmt.Errorf("%d problem(s) in %s", len(problems), dir)
+	}
+	return catalog, err
 }
