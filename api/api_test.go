@@ -16,7 +16,6 @@ import (
 
 	"github.com/fieldflow/fieldflow/api"
 	"github.com/fieldflow/fieldflow/auth"
-	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/store/storetest"
 	"github.com/fieldflow/fieldflow/workflows"
@@ -36,9 +35,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureIn(t, "../definitions")
+}
+
+// newFixtureIn serves the definitions of dir.
+func newFixtureIn(t *testing.T, dir string) *fixture {
+	t.Helper()
 	keys, err := auth.NewKeys([]byte(strings.Repeat("k", 32)))
-	require.NoError(t, err)
-	catalog, err := process.LoadDir("../definitions")
 	require.NoError(t, err)
 	// A port nobody listens on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -49,8 +52,10 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	t.Cleanup(tc.Close)
 	st := storetest.New(t)
+	registry, err := api.NewRegistry(context.Background(), dir, st, zaptest.NewLogger(t))
+	require.NoError(t, err)
 	srv := api.New(api.Config{
-		Logger: zaptest.NewLogger(t), Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Definitions: catalog,
+		Logger: zaptest.NewLogger(t), Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
 		ActionTimeout: 2 * time.Second,
 	})
 	server := httptest.NewServer(srv)
@@ -71,6 +76,11 @@ type answer struct {
 }
 
 func (f *fixture) call(method, path, token, contentType, body string) answer {
+	f.t.Helper()
+	return f.callWith(method, path, token, contentType, body)
+}
+
+func (f *fixture) callWith(method, path, token, contentType, body string) answer {
 	f.t.Helper()
 	req, err := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
 	require.NoError(f.t, err)

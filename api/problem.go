@@ -18,7 +18,9 @@ type Problem struct {
 	Title  string               `json:"title"`
 	Status int                  `json:"status"`
 	Detail string               `json:"detail,omitempty"`
-	Errors []process.FieldError `json:"errors,omitempty"`
+	// Errors lists what is wrong: fields ({field, message}) for a request, or positions
+	// ({file, line, column, message}) for a definition.
+	Errors any `json:"errors,omitempty"`
 }
 
 // problemError is an error that knows its problem document.
@@ -64,7 +66,7 @@ func toProblem(err error) *problemError {
 		return pe
 	}
 	var perr *process.Error
-	if errors.As(err, &perr) {
+	if errors.As(err, &perr) && perr.Code != process.CodeNotFound {
 		if perr.Code == process.CodeInvalid {
 			p := newProblem(http.StatusUnprocessableEntity, "invalid-fields", "Invalid fields", perr.Message)
 			p.problem.Errors = perr.Fields
@@ -73,6 +75,9 @@ func toProblem(err error) *problemError {
 		return newProblem(http.StatusConflict, "not-allowed", "Action not allowed now", perr.Message)
 	}
 	switch {
+	case perrNotFound(err):
+		p := newProblem(http.StatusNotFound, "not-found", "Not found", err.Error())
+		return p
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, workflows.ErrNotFound):
 		return newProblem(http.StatusNotFound, "not-found", "Not found", "no such record")
 	case errors.Is(err, store.ErrBadCursor):
@@ -113,4 +118,10 @@ func writeProblem(c *gin.Context, p *problemError) {
 	// Set before writeJSON, which keeps a Content-Type that is already there.
 	c.Header("Content-Type", "application/problem+json")
 	writeJSON(c, p.problem.Status, p.problem)
+}
+
+// perrNotFound reports an interpreter refusal for something the record does not have.
+func perrNotFound(err error) bool {
+	var perr *process.Error
+	return errors.As(err, &perr) && perr.Code == process.CodeNotFound
 }

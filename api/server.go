@@ -22,6 +22,7 @@ import (
 type Workflows interface {
 	StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, preview process.ServiceRequest) (process.ServiceRequest, error)
 	ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error)
+	MigrateServiceRequest(ctx context.Context, id string, q *process.Queue, stages map[string]string, actor, updateID string) (process.ServiceRequest, error)
 	CheckHealth(ctx context.Context) error
 }
 
@@ -31,12 +32,9 @@ type Store interface {
 	GetServiceRequest(ctx context.Context, id string) (process.ServiceRequest, error)
 	ListServiceRequests(ctx context.Context, f store.ServiceRequestFilter) (store.ServiceRequestPage, error)
 	ListServiceRequestEvents(ctx context.Context, id string, afterSeq int64, limit int) ([]process.Event, error)
+	GetDefinition(ctx context.Context, version string) (store.Definition, error)
+	ListDefinitionVersions(ctx context.Context, key string) ([]store.Definition, error)
 	Ping(ctx context.Context) error
-}
-
-// Definitions finds the current definition of a queue (implemented by *process.Catalog).
-type Definitions interface {
-	Queue(key string) (*process.Queue, bool)
 }
 
 // Config holds what the API depends on.
@@ -45,7 +43,8 @@ type Config struct {
 	Keys        *auth.Keys
 	Workflows   Workflows
 	Store       Store
-	Definitions Definitions
+	// Registry holds the current definitions.
+	Registry *Registry
 	// Now is the clock for numbering; time.Now when nil.
 	Now func() time.Time
 	// ActionTimeout bounds how long an action waits for its run; 30s when zero.
@@ -89,6 +88,14 @@ func New(cfg Config) *Server {
 	v1.POST("/service-requests/:id/progress", agents, s.progressServiceRequest)
 	v1.POST("/service-requests/:id/regress", agents, s.regressServiceRequest)
 	v1.POST("/service-requests/:id/close", agents, s.closeServiceRequest)
+	v1.POST("/service-requests/:id/approvals/:approvalId", staff, s.decideApproval)
+	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)
+
+	designers := requireRole(auth.RoleDesigner, auth.RoleAdmin)
+	v1.GET("/definitions", staff, s.listDefinitions)
+	v1.GET("/definitions/:key", staff, s.getDefinition)
+	v1.POST("/definitions/validate", designers, s.validateDefinition)
+	v1.POST("/definitions/reload", designers, s.reloadDefinitions)
 	return s
 }
 

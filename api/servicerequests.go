@@ -41,7 +41,7 @@ func (s *Server) createServiceRequest(c *gin.Context) {
 		return
 	}
 	p, _ := principalOf(c)
-	q, ok := s.cfg.Definitions.Queue(body.Queue)
+	q, ok := s.cfg.Registry.Queue(body.Queue)
 	if !ok {
 		msg := "is required"
 		if body.Queue != "" {
@@ -198,31 +198,59 @@ func (s *Server) closeServiceRequest(c *gin.Context) {
 	s.act(c, process.Action{Kind: process.ActionClose, Resolved: body.Resolved, Resolution: body.Resolution})
 }
 
-// act sends an action to the request's run and answers with the stored request. The caller's
-// Idempotency-Key becomes the update ID, so a retried action is applied once.
-func (s *Server) act(c *gin.Context, a process.Action) {
-	p, _ := principalOf(c)
-	a.Actor = p.Subject
-	id := c.Param("id")
-	updateID := ""
-	if key := c.GetHeader("Idempotency-Key"); key != "" {
-		updateID = p.Subject + ":" + key
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
-	defer cancel()
-	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, id, a, updateID)
-	if errors.Is(err, workflows.ErrNotFound) {
-		// No open run: either there is no such request, or it is closed and its run has ended.
-		existing, getErr := s.cfg.Store.GetServiceRequest(ctx, id)
-		if getErr != nil {
-			err = getErr
-		} else if existing.State == process.StateClosed {
-			err = &process.Error{Code: process.CodeNotAllowed, Message: fmt.Sprintf("request %s is closed", existing.Number)}
-		}
-	}
-	if err != nil {
+type decideBody struct {
+	Decision string `json:"decision"`
+	Comment  string `json:"comment"`
+}
+
+func (s *Server) decideApproval(c *gin.Context) {
+	var body decideBody
+	if err := bindJSON(c, &body); err != nil {
 		_ = c.Error(err)
 		return
 	}
+	s.act(c, process.Action{Kind: process.ActionDecide, ApprovalID: c.Param("approvalId"), Decision: body.Decision, Comment: body.Comment})
+}
+
+// act sends an action to the request's run and answers with the stored request.
+func (s *Server) act(c *gin.Context, a process.Action) {
+	p, _ := principalOf(c)
+	a.Actor = p.Subject
+	for _, r := range p.Roles {
+		a.ActorRoles = append(a.ActorRoles, string(r))
+	}
+	a.ActorGroups = p.Groups
+	id := c.Param("id")
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, id, a, s.updateID(c, p.Subject))
+	if err != nil {
+		_ = c.Error(s.closedOrMissing(ctx, id, err))
+		return
+	}
 	writeJSON(c, http.StatusOK, sr)
+}
+
+// updateID turns the caller's Idempotency-Key into the update ID, so a retried action applies once.
+func (s *Server) updateID(c *gin.Context, subject string) string {
+	if key := c.GetHeader("Idempotency-Key"); key != "" {
+		return subject + ":" + key
+	}
+	return ""
+}
+
+// closedOrMissing explains a run that is not there: either there is no such request, or it is
+// closed and its run has ended.
+func (s *Server) closedOrMissing(ctx context.Context, id string, err error) error {
+	if !errors.Is(err, workflows.ErrNotFound) {
+		return err
+	}
+	existing, getErr := s.cfg.Store.GetServiceRequest(ctx, id)
+	if getErr != nil {
+		return getErr
+	}
+	if existing.State == process.StateClosed {
+		return &process.Error{Code: process.CodeNotAllowed, Message: fmt.Sprintf("request %s is closed", existing.Number)}
+	}
+	return err
 }

@@ -52,6 +52,8 @@ type Stack struct {
 	DatabaseURL     string
 	// Keys signs tokens the API accepts.
 	Keys *auth.Keys
+	// Registry holds the definitions; Reload publishes an edited folder.
+	Registry *api.Registry
 
 	log      *zap.Logger
 	pg       *postgres.Cluster
@@ -73,8 +75,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	catalog, err := process.LoadDir(cfg.DefinitionsDir)
-	if err != nil {
+	// Fail fast on a malformed definition, before anything starts.
+	if _, err := process.LoadDir(cfg.DefinitionsDir); err != nil {
 		return nil, fmt.Errorf("definitions in %s:\n%w", cfg.DefinitionsDir, err)
 	}
 	secret, err := auth.LoadSecret(cfg.DataDir, true)
@@ -128,7 +130,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return err
 		}
 		s.store = st
-		return st.PublishCatalog(gctx, catalog)
+		s.Registry, err = api.NewRegistry(gctx, cfg.DefinitionsDir, st, log.Named("definitions"))
+		return err
 	})
 	g.Go(func() error {
 		serverLog, level := newServerLogger(log)
@@ -161,13 +164,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
 
-	s.worker = worker.New(s.client, worker.Dependencies{Store: s.store}, sdkworker.Options{})
+	s.worker = worker.New(s.client, worker.Dependencies{Store: s.store, BaseURL: "http://" + httpListener.Addr().String()}, sdkworker.Options{})
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: start: %w", err)
 	}
 
 	handler := api.New(api.Config{
-		Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(s.client), Store: s.store, Definitions: catalog,
+		Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(s.client), Store: s.store, Registry: s.Registry,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	s.APIURL = "http://" + httpListener.Addr().String()

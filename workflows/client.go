@@ -117,3 +117,15 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// MigrateServiceRequest moves a running request onto another version of its queue.
+func (c *Client) MigrateServiceRequest(ctx context.Context, id string, q *process.Queue, stages map[string]string, actor, updateID string) (process.ServiceRequest, error) {
+	handle, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   ServiceRequestWorkflowID(id),
+		UpdateID:     updateID,
+		UpdateName:   UpdateMigrate,
+		Args:         []any{MigrateInput{Queue: q, Stages: stages, Actor: actor}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	return requestResult(ctx, handle, err)
+}

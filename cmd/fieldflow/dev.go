@@ -62,6 +62,7 @@ Admin token (24 hours):
 
 `, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.DatabaseURL, dataDir, token)
 			log.Info("fieldflow dev started", zap.String("api", stack.APIURL), zap.String("ui", stack.UIURL))
+			go reloadOnHangup(cmd.Context(), stack.Registry, log)
 			select {
 			case <-cmd.Context().Done():
 				log.Info("stopping")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,8 +73,7 @@ func apiCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.log
-			catalog, err := process.LoadDir(definitions)
-			if err != nil {
+			if _, err := process.LoadDir(definitions); err != nil {
 				return fmt.Errorf("definitions in %s:\n%w", definitions, err)
 			}
 			secret, err := auth.LoadSecret(g.dataDir, false)
@@ -89,14 +90,16 @@ func apiCommand(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			defer tc.Close()
-			if err := st.PublishCatalog(ctx, catalog); err != nil {
+			registry, err := api.NewRegistry(ctx, definitions, st, log.Named("definitions"))
+			if err != nil {
 				return err
 			}
+			go reloadOnHangup(ctx, registry, log)
 			srv := &http.Server{
 				Addr:              httpAddr,
 				ReadHeaderTimeout: 10 * time.Second,
 				Handler: api.New(api.Config{
-					Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Definitions: catalog,
+					Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
 				}),
 			}
 			errs := make(chan error, 1)
@@ -119,7 +122,11 @@ func apiCommand(g *globals) *cobra.Command {
 }
 
 func workerCommand(g *globals) *cobra.Command {
-	var conn connections
+	var (
+		conn        connections
+		definitions string
+		baseURL     string
+	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the Temporal worker that executes Fieldflow's workflows and activities",
@@ -127,6 +134,13 @@ func workerCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.log
+			// Runs carry their definitions pinned in their input, so the worker needs no folder; when
+			// it has one it checks it, and refuses to start beside a malformed definition.
+			if _, statErr := os.Stat(definitions); statErr == nil {
+				if _, err := process.LoadDir(definitions); err != nil {
+					return fmt.Errorf("definitions in %s:\n%w", definitions, err)
+				}
+			}
 			st, tc, err := conn.dial(ctx, log)
 			if err != nil {
 				return err
@@ -136,13 +150,33 @@ func workerCommand(g *globals) *cobra.Command {
 			if err := workflows.RegisterSearchAttributes(ctx, tc, conn.namespace); err != nil {
 				return err
 			}
-			w := worker.New(tc, worker.Dependencies{Store: st}, sdkworker.Options{})
+			w := worker.New(tc, worker.Dependencies{Store: st, BaseURL: baseURL}, sdkworker.Options{})
 			log.Info("worker started", zap.String("task_queue", workflows.TaskQueue))
 			return w.Run(interruptOn(ctx))
 		},
 	}
 	conn.flags(cmd)
+	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions, checked at start (env FIELDFLOW_DEFINITIONS)")
+	cmd.Flags().StringVar(&baseURL, "public-url", envOr("FIELDFLOW_PUBLIC_URL", "http://localhost:8080"), "public address of the API, for links in messages (env FIELDFLOW_PUBLIC_URL)")
 	return cmd
+}
+
+// reloadOnHangup reloads the definitions folder on SIGHUP; a folder with mistakes is refused and
+// the definitions in use stay.
+func reloadOnHangup(ctx context.Context, r *api.Registry, log *zap.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if _, err := r.Reload(ctx); err != nil {
+				log.Error("definitions not reloaded; the previous ones stay in use", zap.Error(err))
+			}
+		}
+	}
 }
 
 // interruptOn turns context cancellation into the channel the SDK worker stops on.

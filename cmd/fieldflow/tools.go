@@ -89,6 +89,7 @@ func defsCommand(*globals) *cobra.Command {
 		},
 	})
 	defs.AddCommand(defsSimulateCommand())
+	defs.AddCommand(defsGraphCommand())
 	return defs
 }
 
