@@ -14,10 +14,10 @@ import (
 
 // Problem is an RFC 9457 problem document, the body of every error response.
 type Problem struct {
-	Type   string               `json:"type"`
-	Title  string               `json:"title"`
-	Status int                  `json:"status"`
-	Detail string               `json:"detail,omitempty"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
 	// Errors lists what is wrong: fields ({field, message}) for a request, or positions
 	// ({file, line, column, message}) for a definition.
 	Errors any `json:"errors,omitempty"`

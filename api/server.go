@@ -39,10 +39,10 @@ type Store interface {
 
 // Config holds what the API depends on.
 type Config struct {
-	Logger      *zap.Logger
-	Keys        *auth.Keys
-	Workflows   Workflows
-	Store       Store
+	Logger    *zap.Logger
+	Keys      *auth.Keys
+	Workflows Workflows
+	Store     Store
 	// Registry holds the current definitions.
 	Registry *Registry
 	// Now is the clock for numbering; time.Now when nil.
