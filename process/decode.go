@@ -23,7 +23,15 @@ type decoder struct {
 	file     string
 	problems Problems
 	source   sourceMap
+	// depth and aliases bound the work a hostile file can ask for (a self-referencing alias, a
+	// "billion laughs" of nested aliases).
+	depth, aliases int
 }
+
+const (
+	maxDepth   = 64
+	maxAliases = 1000
+)
 
 func newDecoder(file string) *decoder {
 	return &decoder{file: file, source: sourceMap{}}
@@ -39,7 +47,18 @@ func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
 
 // decode fills v (addressable) from n; path names the value in messages and the source map.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	d.depth++
+	defer func() { d.depth-- }()
+	if d.depth > maxDepth {
+		d.addf(n, "%s: the definition is nested too deeply", describe(path))
+		return
+	}
 	for n.Kind == yaml.AliasNode {
+		d.aliases++
+		if d.aliases > maxAliases || n.Alias == nil {
+			d.addf(n, "%s: too many aliases (*name); write the values out", describe(path))
+			return
+		}
 		n = n.Alias
 	}
 	if n.Kind == yaml.DocumentNode {

@@ -60,7 +60,9 @@ func (e *Expr) decodeNode(n *yaml.Node) error {
 }
 
 // Code is the expression without its leading "=".
-func (e Expr) Code() string { return strings.TrimPrefix(strings.TrimSpace(string(e)), "=") }
+func (e Expr) Code() string {
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(e)), "="))
+}
 
 // Text is a value that is either literal text or, with a leading "=", an expression that yields text.
 type Text string
@@ -69,7 +71,9 @@ type Text string
 func (t Text) IsExpr() bool { return strings.HasPrefix(strings.TrimSpace(string(t)), "=") }
 
 // Code is the expression without its leading "=".
-func (t Text) Code() string { return strings.TrimPrefix(strings.TrimSpace(string(t)), "=") }
+func (t Text) Code() string {
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(t)), "="))
+}
 
 // SLA sets the service-level targets of a process, per priority.
 type SLA struct {

@@ -52,6 +52,12 @@ var durationUnits = map[string]struct {
 
 // ParseDuration reads a duration as written in a definition.
 //
+// The longest durations a definition may give.
+const (
+	MaxDuration         = 3650 * 24 * time.Hour
+	MaxBusinessDuration = 20000 * time.Hour
+)
+
 // Wall-clock forms are a number and a unit, or several of them in a row as Go writes durations:
 // 30s, 15m, 4h, 3d (24-hour days), 2w, 1h30m, 1.5h (ns, us, ms are accepted too). Business forms
 // count opening time on a calendar: 8bh (business hours), 90bm (business minutes), 1bh30bm; they
@@ -127,6 +133,14 @@ func ParseDuration(s string) (Duration, error) {
 	}
 	if business && d%time.Minute != 0 {
 		return Duration{}, fmt.Errorf("%q is not a whole number of minutes; business time counts in whole minutes", text)
+	}
+	// Targets and timeouts of a service process are measured in hours, days or months; the bounds
+	// also keep a calendar walk short.
+	if business && d > MaxBusinessDuration {
+		return Duration{}, fmt.Errorf("%q is too long; business time can be at most %dbh", text, int(MaxBusinessDuration.Hours()))
+	}
+	if !business && d > MaxDuration {
+		return Duration{}, fmt.Errorf("%q is too long; a duration can be at most %dd (ten years)", text, int(MaxDuration.Hours()/24))
 	}
 	return Duration{D: d, Business: business, Text: text}, nil
 }

@@ -176,7 +176,8 @@ func ValidateNewWorkOrder(t *WorkOrderType, in NewWorkOrder) error {
 	if strings.TrimSpace(in.Subject) == "" {
 		fields = append(fields, FieldError{Field: "subject", Message: "is required"})
 	}
-	if len(t.Intake) > 0 && !slices.Contains(t.Intake, in.Channel) {
+	// A work order converted from a service request comes from inside, not through an intake channel.
+	if in.Parent == "" && len(t.Intake) > 0 && !slices.Contains(t.Intake, in.Channel) {
 		fields = append(fields, FieldError{Field: "channel", Message: fmt.Sprintf("%q is not an intake channel of %s (%s)", in.Channel, t.Key, strings.Join(t.Intake, ", "))})
 	}
 	if in.Impact != "" && t.Priority.Matrix[in.Impact] == nil {
