@@ -5,14 +5,15 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
 
 // Expressions in definitions are expr-lang programs compiled against a typed environment: a
-// service request's expressions see `request` and `event`, a work order's see `order`, `steps`,
-// `rating` and `event`. Built-ins that read the clock or depend on map order are disabled, so an
+// service request's expressions see `request`, `event` and `now`, a work order's see `order`,
+// `steps`, `rating`, `event` and `now`. Built-ins that read the clock or depend on map order are disabled, so an
 // expression gives the same answer on every replay of a workflow.
 
 // envKind says which environment an expression is compiled against.
@@ -27,6 +28,8 @@ const (
 type SREnv struct {
 	Request RequestView `expr:"request"`
 	Event   EventView   `expr:"event"`
+	// Now is the run's time (the workflow's deterministic clock), in the calendar's time zone.
+	Now time.Time `expr:"now"`
 }
 
 // WOEnv is the environment of a work order's expressions.
@@ -35,6 +38,8 @@ type WOEnv struct {
 	Steps  map[string]StepView `expr:"steps"`
 	Rating RatingView          `expr:"rating"`
 	Event  EventView           `expr:"event"`
+	// Now is the run's time (the workflow's deterministic clock), in the calendar's time zone.
+	Now time.Time `expr:"now"`
 }
 
 // RequestView is a service request as expressions see it.
@@ -173,7 +178,11 @@ func compileExpr(env envKind, result resultKind, code string) (*vm.Program, erro
 	}
 	p, err := expr.Compile(code, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("expression %q: %s", strings.TrimSpace(code), oneLine(err.Error()))
+		msg := oneLine(err.Error())
+		if strings.Contains(code, "now(") && strings.Contains(msg, "time.Time is not callable") {
+			msg = "now is the time of the run, not a function: write now without (), as in now.Hour() >= 17"
+		}
+		return nil, fmt.Errorf("expression %q: %s", strings.TrimSpace(code), msg)
 	}
 	programs.Store(key, p)
 	return p, nil

@@ -84,14 +84,14 @@ func FuzzExpr(f *testing.F) {
 		`order.device.category == "hvac"`, `rating.lowest != nil && rating.lowest <= 2`,
 		`steps.diagnose.result != "no-fault"`, `len(request.categories) > 0 && request.categories[0] == "x"`,
 		`int(order.fields["value"]) > 5000`, `1/0 == 1`, `request.tags[10] == ""`, `keys(steps)`,
-		`now()`, `order.fields["x"].y.z == 1`, `float("abc") > 1`, `filter(request.tags, # startsWith "a")`,
+		`now()`, `now.Hour() >= 17`, `now.Weekday().String() == "Saturday"`, `order.fields["x"].y.z == 1`, `float("abc") > 1`, `filter(request.tags, # startsWith "a")`,
 	} {
 		f.Add(seed)
 	}
 	one := 1.0
-	sr := srView(ServiceRequest{Number: "SR-1", Priority: "high", Tags: []string{"vip"}, Categories: []string{"a"}}, Event{Type: EventCreated})
+	sr := srView(&Queue{}, ServiceRequest{Number: "SR-1", Priority: "high", Tags: []string{"vip"}, Categories: []string{"a"}}, Event{Type: EventCreated})
 	wo := woView(WorkOrder{Number: "WO-1", Fields: map[string]string{"value": "6000"}, Steps: []StepRecord{{ID: "diagnose", Result: "ok"}},
-		Ratings: []RatingRecord{{Score: one}}}, Event{Type: EventCreated})
+		Ratings: []RatingRecord{{Score: one}}}, Event{Type: EventCreated}, time.UTC)
 	f.Fuzz(func(t *testing.T, code string) {
 		for _, env := range []struct {
 			kind envKind

@@ -417,9 +417,10 @@ func srAutomations(q *Queue, sr *ServiceRequest, j *journal) {
 	}
 }
 
-// srView is a request as its expressions see it.
-func srView(sr ServiceRequest, ev Event) SREnv {
+// srView is a request as its expressions see it; now is the time of the event.
+func srView(q *Queue, sr ServiceRequest, ev Event) SREnv {
 	return SREnv{
+		Now: ev.At.In(q.CalendarDef.Location()),
 		Request: RequestView{
 			Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State), Priority: sr.Priority,
 			Impact: sr.Impact, Urgency: sr.Urgency, Subject: sr.Subject, Description: sr.Description,
@@ -444,7 +445,7 @@ func srCondition(q *Queue, sr ServiceRequest, e Expr, ev Event, j *journal) bool
 	if e == "" {
 		return true
 	}
-	out, err := evalExpr(envServiceRequest, resultBool, e.Code(), srView(sr, ev))
+	out, err := evalExpr(envServiceRequest, resultBool, e.Code(), srView(q, sr, ev))
 	if err != nil {
 		j.add(expressionFailed(Event{Type: ev.Type, At: j.now}, err))
 		return false
@@ -457,7 +458,7 @@ func srText(q *Queue, sr ServiceRequest, ev Event) func(Text) (string, error) {
 		if !t.IsExpr() {
 			return string(t), nil
 		}
-		out, err := evalExpr(envServiceRequest, resultString, t.Code(), srView(sr, ev))
+		out, err := evalExpr(envServiceRequest, resultString, t.Code(), srView(q, sr, ev))
 		if err != nil {
 			return "", err
 		}

@@ -864,8 +864,8 @@ func (m *woMachine) automations() {
 	}
 }
 
-// woView is a work order as its expressions see it.
-func woView(wo WorkOrder, ev Event) WOEnv {
+// woView is a work order as its expressions see it; now is the time of the event, in loc.
+func woView(wo WorkOrder, ev Event, loc *time.Location) WOEnv {
 	steps := map[string]StepView{}
 	for _, s := range wo.Steps {
 		steps[s.ID] = StepView{Done: true, Result: s.Result, LaborMinutes: s.LaborMinutes, Note: s.Note}
@@ -899,6 +899,7 @@ func woView(wo WorkOrder, ev Event) WOEnv {
 		Steps:  steps,
 		Rating: rating,
 		Event:  eventView(ev),
+		Now:    ev.At.In(loc),
 	}
 }
 
@@ -910,7 +911,7 @@ func (m *woMachine) conditionFor(e Expr, ev Event) bool {
 	if e == "" {
 		return true
 	}
-	out, err := evalExpr(envWorkOrder, resultBool, e.Code(), woView(*m.wo, ev))
+	out, err := evalExpr(envWorkOrder, resultBool, e.Code(), woView(*m.wo, ev, m.t.CalendarDef.Location()))
 	if err != nil {
 		m.j.add(expressionFailed(Event{Type: ev.Type, At: m.j.now}, err))
 		return false
@@ -927,7 +928,7 @@ func (m *woMachine) textFor(ev Event) func(Text) (string, error) {
 		if !t.IsExpr() {
 			return string(t), nil
 		}
-		out, err := evalExpr(envWorkOrder, resultString, t.Code(), woView(*m.wo, ev))
+		out, err := evalExpr(envWorkOrder, resultString, t.Code(), woView(*m.wo, ev, m.t.CalendarDef.Location()))
 		if err != nil {
 			return "", err
 		}

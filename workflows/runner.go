@@ -123,6 +123,7 @@ func (r *runner[S]) reconcileTimers(ctx workflow.Context) {
 		}
 	}
 	ids := make([]string, 0, len(r.timers))
+	//workflowcheck:ignore the keys are sorted below
 	for id := range r.timers {
 		ids = append(ids, id)
 	}

@@ -90,6 +90,7 @@ func defsCommand(*globals) *cobra.Command {
 	})
 	defs.AddCommand(defsSimulateCommand())
 	defs.AddCommand(defsGraphCommand())
+	defs.AddCommand(defsSchemaCommand())
 	return defs
 }
 
