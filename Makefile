@@ -48,7 +48,7 @@ verify: generate lint ## Check that generated code is current, then lint
 
 .PHONY: histories
 histories: ## Record the histories of real runs into workflows/testdata/histories for the replay tests
-	FIELDFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -count=1 -run 'TestServiceRequestFromNewToClosed|TestCreationIsIdempotent' ./e2e/
+	FIELDFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -count=1 -run 'TestServiceRequestFromNewToClosed|TestCreationIsIdempotent|TestConversionToWorkOrder' ./e2e/
 
 .PHONY: bench
 bench: ## Run the Go benchmarks (interpreter, definition loading)
