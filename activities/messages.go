@@ -37,17 +37,6 @@ type NotifyInput struct {
 	Record     any               `json:"record"`
 }
 
-// MessageData is what message templates see: {{.Number}}, {{.Subject}}, {{.URL}} and the rest.
-type MessageData struct {
-	Number      string
-	Subject     string
-	Priority    string
-	Stage       string
-	ContactName string
-	DueAt       string
-	URL         string
-}
-
 // Notify renders the message and stores it once per effect.
 func (m *Messages) Notify(ctx context.Context, in NotifyInput) error {
 	if in.Template == nil {
@@ -72,10 +61,10 @@ func (m *Messages) Notify(ctx context.Context, in NotifyInput) error {
 }
 
 // messageData reads the fields templates use from a record (a service request or a work order).
-func messageData(record any, baseURL string) (MessageData, error) {
+func messageData(record any, baseURL string) (process.MessageData, error) {
 	raw, err := json.Marshal(record)
 	if err != nil {
-		return MessageData{}, err
+		return process.MessageData{}, err
 	}
 	var r struct {
 		ID         string `json:"id"`
@@ -92,19 +81,19 @@ func messageData(record any, baseURL string) (MessageData, error) {
 		} `json:"sla"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return MessageData{}, err
+		return process.MessageData{}, err
 	}
 	path := "/v1/service-requests/"
 	if r.RecordType != "" {
 		path = "/v1/work-orders/"
 	}
-	return MessageData{
+	return process.MessageData{
 		Number: r.Number, Subject: r.Subject, Priority: r.Priority, Stage: r.Stage, ContactName: r.Contact.Name,
 		DueAt: r.SLA.DueAt, URL: strings.TrimSuffix(baseURL, "/") + path + r.ID,
 	}, nil
 }
 
-func render(text string, data MessageData) (string, error) {
+func render(text string, data process.MessageData) (string, error) {
 	t, err := template.New("message").Option("missingkey=error").Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("template: %w", err)

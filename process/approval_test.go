@@ -2,6 +2,7 @@ package process
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,3 +121,20 @@ func TestRegressCancelsAPendingApproval(t *testing.T) {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func TestApprovalWhoseConditionFailsIsAskedFor(t *testing.T) {
+	text := strings.Replace(sprintf(approvalQueue, "reject"), "    approval:\n", "    approval:\n      when: '= request.tags[3] == \"vip\"'\n", 1)
+	c, err := Load(map[string][]byte{"q.yaml": []byte(text)})
+	require.NoError(t, err)
+	q, _ := c.Queue("refunds")
+	sr, _, err := CreateServiceRequest(q, NewServiceRequest{ID: "r", Number: "SR-1", Queue: "refunds", Subject: "s", Contact: Contact{Email: "a@b"}}, "alice", t0)
+	require.NoError(t, err)
+	sr, _, err = ApplyServiceRequest(q, sr, Action{Kind: ActionProgress, Actor: "alice"}, t0)
+	require.NoError(t, err)
+	next, effects, err := ApplyServiceRequest(q, sr, Action{Kind: ActionProgress, Actor: "alice"}, t0)
+	require.NoError(t, err)
+	require.Equal(t, "proposal", next.Stage, "the approval fails closed")
+	require.Len(t, next.Approvals, 1)
+	require.Equal(t, EventExpressionFailed, effects[0].(Emit).Event.Type)
+	require.Equal(t, EventApprovalRequested, effects[1].(Emit).Event.Type)
+}

@@ -188,6 +188,18 @@ type Template struct {
 	Version   string     `yaml:"-" json:"version"`
 }
 
+// MessageData is what message templates see: {{.Number}}, {{.Subject}}, {{.URL}} and the rest.
+// Loading a template renders it with empty data, so a misspelled variable is a validation error.
+type MessageData struct {
+	Number      string
+	Subject     string
+	Priority    string
+	Stage       string
+	ContactName string
+	DueAt       string
+	URL         string
+}
+
 // Question is one question of a rating template.
 type Question struct {
 	ID       string   `yaml:"id,required" json:"id"`
@@ -414,6 +426,18 @@ func (p *Process) StageByID(id string) (Stage, bool) {
 // PriorityOf looks up the priority of an impact and urgency; ok is false for unknown levels.
 func (p *Process) PriorityOf(impact, urgency string) (string, bool) {
 	return p.Priority.PriorityOf(impact, urgency)
+}
+
+// priorityFor fills in the default impact and urgency and looks up the priority.
+func (p *Process) priorityFor(impact, urgency string) (string, string, string) {
+	if impact == "" {
+		impact = p.Priority.Default.Impact
+	}
+	if urgency == "" {
+		urgency = p.Priority.Default.Urgency
+	}
+	priority, _ := p.PriorityOf(impact, urgency)
+	return impact, urgency, priority
 }
 
 // NodeIndex returns the position of a node, or -1.

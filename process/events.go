@@ -48,6 +48,7 @@ const (
 	// Work orders.
 	EventNodeEntered     EventType = "node_entered"
 	EventNodeSkipped     EventType = "node_skipped"
+	EventNodeCompleted   EventType = "node_completed"
 	EventAssigned        EventType = "assigned"
 	EventOffered         EventType = "offered"
 	EventAccepted        EventType = "accepted"

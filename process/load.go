@@ -172,16 +172,18 @@ func Load(files map[string][]byte) (*Catalog, error) {
 					ps = append(ps, Problem{Position: d.source.at("timeZone"), Message: err.Error()})
 				}
 			}
+			refs.calendars[v.Key] = v
 			if len(ps) > 0 {
 				problems = append(problems, ps...)
 				continue
 			}
 			v.Version = hashOf(v)
-			refs.calendars[v.Key] = v
 			c.calendars[v.Key] = v
 			c.addSource(d, v.Version)
 		case *Template:
 			ck.template(v)
+			// Known even when broken, so a process that names it gets no second, misleading message.
+			refs.templates[v.Key] = v
 			if len(ck.problems) > 0 {
 				problems = append(problems, ck.problems...)
 				continue

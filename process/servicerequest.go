@@ -99,14 +99,7 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 	if err := ValidateNewServiceRequest(q, in); err != nil {
 		return ServiceRequest{}, nil, err
 	}
-	impact, urgency := in.Impact, in.Urgency
-	if impact == "" {
-		impact = q.Priority.Default.Impact
-	}
-	if urgency == "" {
-		urgency = q.Priority.Default.Urgency
-	}
-	priority, _ := q.PriorityOf(impact, urgency)
+	impact, urgency, priority := q.priorityFor(in.Impact, in.Urgency)
 	owner := in.Owner
 	if owner == "" && in.Team == "" {
 		owner = actor
@@ -280,7 +273,8 @@ func srProgress(q *Queue, sr *ServiceRequest, to, actor string, j *journal) erro
 	if i := pendingApproval(sr.Approvals); i >= 0 {
 		return notAllowed("request %s is waiting for approval %s", sr.Number, sr.Approvals[i].ID)
 	}
-	if stage.Approval != nil && srCondition(q, *sr, stage.Approval.When, Event{Type: EventStageChanged, At: j.now}, j) {
+	// An approval whose condition fails to evaluate is asked for all the same: it fails closed.
+	if stage.Approval != nil && srConditionOr(q, *sr, stage.Approval.When, Event{Type: EventStageChanged, At: j.now}, j, true) {
 		id := fmt.Sprintf("%s-%d", stage.ID, sr.Revision+1)
 		ap := newApproval(id, *stage.Approval, &q.Process, j.now)
 		ap.Stage, ap.ToStage = stage.ID, to
@@ -442,13 +436,18 @@ func eventView(ev Event) EventView {
 // srCondition evaluates a condition; an empty one holds. A failing expression counts as false and
 // is recorded in the history.
 func srCondition(q *Queue, sr ServiceRequest, e Expr, ev Event, j *journal) bool {
+	return srConditionOr(q, sr, e, ev, j, false)
+}
+
+// srConditionOr evaluates a condition; a failing expression is recorded and gives onError.
+func srConditionOr(q *Queue, sr ServiceRequest, e Expr, ev Event, j *journal, onError bool) bool {
 	if e == "" {
 		return true
 	}
 	out, err := evalExpr(envServiceRequest, resultBool, e.Code(), srView(q, sr, ev))
 	if err != nil {
 		j.add(expressionFailed(Event{Type: ev.Type, At: j.now}, err))
-		return false
+		return onError
 	}
 	return out.(bool)
 }

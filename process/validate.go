@@ -2,6 +2,7 @@ package process
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"slices"
@@ -734,6 +735,18 @@ func (c *checker) graph(w *WorkOrderType) {
 
 var nodeType = reflectTypeOf[Node]()
 
+var unknownField = regexp.MustCompile(`can't evaluate field (\w+)`)
+
+// messageVariables lists the variables of message templates: {{.Number}}, ….
+func messageVariables() string {
+	t := reflectTypeOf[MessageData]()
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = "{{." + t.Field(i).Name + "}}"
+	}
+	return strings.Join(names, ", ")
+}
+
 func (c *checker) template(t *Template) {
 	c.header(t.Header)
 	switch t.Kind {
@@ -742,8 +755,17 @@ func (c *checker) template(t *Template) {
 			c.add("", "a message template needs a body")
 		}
 		for _, f := range []struct{ name, text string }{{"subject", t.Subject}, {"body", t.Body}} {
-			if _, err := template.New(f.name).Option("missingkey=error").Parse(f.text); err != nil {
+			tmpl, err := template.New(f.name).Option("missingkey=error").Parse(f.text)
+			if err != nil {
 				c.add(f.name, "%s is not a valid template: %s", f.name, strings.TrimPrefix(err.Error(), "template: "))
+				continue
+			}
+			if err := tmpl.Execute(io.Discard, MessageData{}); err != nil {
+				msg := strings.TrimPrefix(err.Error(), "template: ")
+				if m := unknownField.FindStringSubmatch(msg); m != nil {
+					msg = fmt.Sprintf("{{.%s}} is not a variable", m[1])
+				}
+				c.add(f.name, "%s: %s; templates may use %s", f.name, msg, messageVariables())
 			}
 		}
 		if len(t.Questions) > 0 {

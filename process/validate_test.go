@@ -93,6 +93,15 @@ func TestValidationMessages(t *testing.T) {
 	}
 }
 
+func TestValidationTemplateVariables(t *testing.T) {
+	files := shippedFiles(t)
+	files["templates/sr-alert.yaml"] = []byte(strings.Replace(string(files["templates/sr-alert.yaml"]), "{{.Priority}}", "{{.Priorty}}", 1))
+	_, err := Load(files)
+	ps := problemsOf(t, err)
+	require.Len(t, ps, 1)
+	require.Equal(t, "templates/sr-alert.yaml:6:7: body: {{.Priorty}} is not a variable; templates may use {{.Number}}, {{.Subject}}, {{.Priority}}, {{.Stage}}, {{.ContactName}}, {{.DueAt}}, {{.URL}}", ps[0])
+}
+
 func TestValidationCycleWithoutAWait(t *testing.T) {
 	files := shippedFiles(t)
 	files["work-orders/loop.yaml"] = []byte(`apiVersion: fieldflow/v1

@@ -141,14 +141,7 @@ func CreateWorkOrder(t *WorkOrderType, in NewWorkOrder, actor string, now time.T
 	if err := ValidateNewWorkOrder(t, in); err != nil {
 		return WorkOrder{}, nil, err
 	}
-	impact, urgency := in.Impact, in.Urgency
-	if impact == "" {
-		impact = t.Priority.Default.Impact
-	}
-	if urgency == "" {
-		urgency = t.Priority.Default.Urgency
-	}
-	priority, _ := t.PriorityOf(impact, urgency)
+	impact, urgency, priority := t.priorityFor(in.Impact, in.Urgency)
 	first := t.Stages[0]
 	wo := WorkOrder{
 		ID: in.ID, Number: in.Number, RecordType: t.Key, Stage: first.ID, State: first.State,
@@ -293,7 +286,7 @@ func (m *woMachine) apply(a Action) error {
 		default:
 			return wrongNode()
 		}
-		m.j.emit(EventStageChanged, a.Actor, map[string]any{"node": n.ID, "progress": true})
+		m.j.emit(EventNodeCompleted, a.Actor, map[string]any{"node": n.ID, "type": string(n.Type)})
 		m.enter(m.nextOf(n), a.Actor)
 	case ActionAssign:
 		if n.Type != NodeAssignment {

@@ -189,6 +189,18 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 	}
 }
 
+// run brings a run to its end: a new record is settled first (projection, timers, effects), a
+// resumed one restarts its timers; then the loop runs until the record is closed or the server
+// suggests continuing as new.
+func (r *runner[S]) run(ctx workflow.Context, resumed bool, effects []process.Effect) error {
+	if resumed {
+		r.reconcileTimers(ctx)
+	} else if err := r.settle(ctx, r.state, effects); err != nil {
+		return err
+	}
+	return r.loop(ctx)
+}
+
 // loop applies fired timers and finished effects until the record is closed (or the server
 // suggests continuing as new) and nothing is left in flight: no effect, no handler, no action.
 func (r *runner[S]) loop(ctx workflow.Context) error {

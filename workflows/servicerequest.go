@@ -35,14 +35,7 @@ func ServiceRequest(ctx workflow.Context, in ServiceRequestInput) (ServiceReques
 	if err := w.setup(ctx); err != nil {
 		return ServiceRequestResult{}, err
 	}
-	if in.Resume == nil {
-		if err := w.r.settle(ctx, w.r.state, effects); err != nil {
-			return ServiceRequestResult{}, err
-		}
-	} else {
-		w.r.reconcileTimers(ctx)
-	}
-	if err := w.r.loop(ctx); err != nil {
+	if err := w.r.run(ctx, in.Resume != nil, effects); err != nil {
 		return ServiceRequestResult{}, err
 	}
 	if w.r.state.State == process.StateClosed {

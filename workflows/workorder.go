@@ -34,14 +34,7 @@ func WorkOrder(ctx workflow.Context, in WorkOrderInput) (WorkOrderResult, error)
 	if err := w.setup(ctx); err != nil {
 		return WorkOrderResult{}, err
 	}
-	if in.Resume == nil {
-		if err := w.r.settle(ctx, w.r.state, effects); err != nil {
-			return WorkOrderResult{}, err
-		}
-	} else {
-		w.r.reconcileTimers(ctx)
-	}
-	if err := w.r.loop(ctx); err != nil {
+	if err := w.r.run(ctx, in.Resume != nil, effects); err != nil {
 		return WorkOrderResult{}, err
 	}
 	if w.r.state.State == process.StateClosed {
