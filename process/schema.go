@@ -352,7 +352,10 @@ var fieldSchemas = map[string]func() *jsonSchema{
 			PatternErrorMessage: "use text and the tokens {yyyy}, {yy}, {mm}, {dd}, with exactly one {seq} or {seq:N} (N from 1 to 18)",
 			Examples:            []any{DefaultNumbering, DefaultWorkOrderNumbering}}
 	},
-	"Process.calendar": func() *jsonSchema { return schemaRef(identifierDef) },
+	"Process.calendar":  func() *jsonSchema { return schemaRef(identifierDef) },
+	"Scenario.start":    scenarioTimeSchema,
+	"Scenario.until":    scenarioTimeSchema,
+	"ScenarioAction.at": scenarioTimeSchema,
 	"Process.stages": func() *jsonSchema {
 		return &jsonSchema{Type: "array", MinItems: schemaInt(1), Items: schemaRef("Stage")}
 	},
