@@ -50,6 +50,14 @@ verify: generate lint ## Check that generated code is current, then lint
 histories: ## Record the histories of real runs into workflows/testdata/histories for the replay tests
 	FIELDFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -count=1 -run 'TestServiceRequestFromNewToClosed|TestCreationIsIdempotent|TestConversionToWorkOrder' ./e2e/
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Fuzz the definition loader, expressions and durations (FUZZTIME each, default 30s)
+	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzExpr$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME)
+
 .PHONY: bench
 bench: ## Run the Go benchmarks (interpreter, definition loading)
 	$(GO) test -run '^$$' -bench . -benchmem ./process/...
