@@ -46,7 +46,9 @@ func TestWebhookDelivery(t *testing.T) {
 		Event:  process.Event{Seq: 3, Type: process.EventStageChanged, Actor: "alice", Details: map[string]any{"to": "proposal"}},
 		Record: map[string]any{"id": "r1", "number": "SR-1"},
 	}
-	require.NoError(t, w.Deliver(context.Background(), in))
+	res, err := w.Deliver(context.Background(), in)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, res.Status)
 	require.Len(t, rcv.bodies, 1)
 	h := rcv.headers[0]
 	require.Equal(t, "application/json", h.Get("Content-Type"))
@@ -60,16 +62,16 @@ func TestWebhookDelivery(t *testing.T) {
 
 	// A server error is retried by the activity's policy; a refusal is final.
 	rcv.status = http.StatusServiceUnavailable
-	err := w.Deliver(context.Background(), in)
+	_, err = w.Deliver(context.Background(), in)
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.False(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a 503 is retried")
 	rcv.status = http.StatusBadRequest
-	err = w.Deliver(context.Background(), in)
+	_, err = w.Deliver(context.Background(), in)
 	require.True(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a 400 is not retried: %v", err)
 
 	in.SecretEnv = "TEST_WEBHOOK_SECRET_UNSET"
-	err = w.Deliver(context.Background(), in)
+	_, err = w.Deliver(context.Background(), in)
 	require.True(t, errors.As(err, &appErr) && appErr.NonRetryable())
 	require.Contains(t, err.Error(), "TEST_WEBHOOK_SECRET_UNSET")
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/fieldflow/fieldflow/process"
@@ -47,16 +48,30 @@ const (
 	SignatureHeader = "X-Fieldflow-Signature"
 )
 
+// WebhookResult is a delivery, for the record's history (the delivery log).
+type WebhookResult struct {
+	Status  int   `json:"status"`
+	Attempt int32 `json:"attempt"`
+}
+
 // Deliver posts the payload. A 2xx answer delivers it; a 4xx (other than 408 and 429) fails it for
 // good; anything else is retried by the activity's retry policy.
-func (w *Webhooks) Deliver(ctx context.Context, in WebhookInput) error {
+func (w *Webhooks) Deliver(ctx context.Context, in WebhookInput) (WebhookResult, error) {
+	res, err := w.deliver(ctx, in)
+	if activity.IsActivity(ctx) {
+		res.Attempt = activity.GetInfo(ctx).Attempt
+	}
+	return res, err
+}
+
+func (w *Webhooks) deliver(ctx context.Context, in WebhookInput) (WebhookResult, error) {
 	body, err := json.Marshal(WebhookPayload{DeliveryID: in.EffectID, Event: in.Event, Record: in.Record})
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "BadPayload", nil)
+		return WebhookResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadPayload", nil)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URL, bytes.NewReader(body))
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook URL %q: %v", in.URL, err), "BadURL", nil)
+		return WebhookResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook URL %q: %v", in.URL, err), "BadURL", nil)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Fieldflow-Webhook/1")
@@ -64,7 +79,7 @@ func (w *Webhooks) Deliver(ctx context.Context, in WebhookInput) error {
 	if in.SecretEnv != "" {
 		secret := os.Getenv(in.SecretEnv)
 		if secret == "" {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the webhook secret variable %s is not set on the worker", in.SecretEnv), "MissingSecret", nil)
+			return WebhookResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the webhook secret variable %s is not set on the worker", in.SecretEnv), "MissingSecret", nil)
 		}
 		req.Header.Set(SignatureHeader, Sign([]byte(secret), body))
 	}
@@ -74,17 +89,18 @@ func (w *Webhooks) Deliver(ctx context.Context, in WebhookInput) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", in.URL, err)
+		return WebhookResult{}, fmt.Errorf("webhook %s: %w", in.URL, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	res := WebhookResult{Status: resp.StatusCode}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
+		return res, nil
 	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s answered %s", in.URL, resp.Status), "WebhookRefused", nil)
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %s answered %s", in.URL, resp.Status), "WebhookRefused", nil)
 	default:
-		return fmt.Errorf("webhook %s answered %s", in.URL, resp.Status)
+		return res, fmt.Errorf("webhook %s answered %s", in.URL, resp.Status)
 	}
 }
 

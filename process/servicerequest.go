@@ -121,7 +121,7 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 		Team:        in.Team,
 		Categories:  nonNil(in.Categories),
 		Tags:        nonNil(in.Tags),
-		SLA:         startSLA(&q.Process, priority, now),
+		SLA:         startSLA(&q.Process, priority, first.ID, now),
 		Approvals:   []ApprovalState{},
 		Definition:  DefinitionRef{Key: q.Key, Version: q.Version},
 		CreatedBy:   actor,
@@ -245,7 +245,7 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		sr.Resolution = a.Resolution
 		closedAt := j.now
 		sr.ClosedAt = &closedAt
-		sr.SLA = sr.SLA.stop()
+		sr.SLA = sr.SLA.stop(q.CalendarDef, j.now)
 		j.emit(EventClosed, a.Actor, map[string]any{"from": from, "resolved": resolved, "resolution": a.Resolution})
 		return nil
 	case ActionDecide:
@@ -317,23 +317,8 @@ func srCancelApprovals(sr *ServiceRequest, actor, why string, j *journal) {
 
 // srMoveTo changes the stage and keeps the SLA clock in step: it pauses in a pause stage.
 func srMoveTo(q *Queue, sr *ServiceRequest, s Stage, j *journal) {
-	wasPaused := sr.SLA.Status == SLAPaused
 	sr.Stage, sr.State = s.ID, s.State
-	if q.SLA == nil || s.State == StateClosed {
-		return
-	}
-	pause := slices.Contains(q.SLA.PauseIn, s.ID)
-	switch {
-	case pause && !wasPaused:
-		before := sr.SLA
-		sr.SLA = sr.SLA.pause(q.CalendarDef, j.now)
-		if sr.SLA.Status == SLAPaused && before.Status != SLAPaused {
-			j.emit(EventSLAPaused, "system", map[string]any{"stage": s.ID, "remaining": sr.SLA.Remaining.String()})
-		}
-	case !pause && wasPaused:
-		sr.SLA = sr.SLA.resume(q.CalendarDef, j.now)
-		j.emit(EventSLAResumed, "system", map[string]any{"stage": s.ID, "dueAt": *sr.SLA.DueAt})
-	}
+	sr.SLA = sr.SLA.onStage(&q.Process, s, j)
 }
 
 // srTimerFired handles a fired timer: an SLA alert or breach, or an approval's timeout.
@@ -342,18 +327,10 @@ func srTimerFired(q *Queue, sr *ServiceRequest, id string, j *journal) {
 		return // stale: the request moved on since the timer was set
 	}
 	switch {
-	case id == timerSLAAlert:
-		sr.SLA.Alerted = true
-		if !sr.SLA.Breached {
-			sr.SLA.Status = SLAAlerted
-		}
-		j.emit(EventSLAAlert, "system", map[string]any{"alertAt": *sr.SLA.AlertAt, "stage": sr.Stage, "priority": sr.Priority})
-		srSLAActions(q, sr, q.SLA.OnAlert, "sla-alert", j)
-	case id == timerSLABreach:
-		sr.SLA.Breached = true
-		sr.SLA.Status = SLABreached
-		j.emit(EventSLABreached, "system", map[string]any{"dueAt": *sr.SLA.DueAt, "stage": sr.Stage, "priority": sr.Priority})
-		srSLAActions(q, sr, q.SLA.OnBreach, "sla-breach", j)
+	case id == timerSLAAlert || id == timerSLABreach:
+		var actions []AutomationAction
+		sr.SLA, actions = sr.SLA.fire(&q.Process, id, sr.Stage, sr.Priority, j)
+		srSLAActions(q, sr, actions, id, j)
 	case strings.HasPrefix(id, "approval:"):
 		i := approvalByID(sr.Approvals, strings.TrimPrefix(id, "approval:"))
 		ap := sr.Approvals[i]

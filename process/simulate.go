@@ -107,6 +107,8 @@ type simulation struct {
 	closed func() bool
 	// describe tells the state after a change, for the timeline.
 	describe func() string
+	// clock is the record's SLA clock.
+	sla func() SLAClock
 }
 
 // Simulate runs a scenario against a queue or work-order type of the catalog and writes the
@@ -178,7 +180,9 @@ func Simulate(c *Catalog, key string, sc *Scenario, out io.Writer) error {
 		s.effects(eff)
 	}
 	s.fireTimers(until)
-	fmt.Fprintf(out, "%s  end of simulation: %s\n", s.clock(later(s.now, until)), s.describe())
+	end := later(s.now, until)
+	fmt.Fprintf(out, "%s  end of simulation: %s\n", s.clock(end), s.describe())
+	s.ledger(end)
 	return nil
 }
 
@@ -219,6 +223,7 @@ func (s *simulation) startRequest(q *Queue, sc *Scenario, start time.Time) ([]Ef
 	s.describe = func() string {
 		return fmt.Sprintf("stage %s (%s), SLA %s%s", sr.Stage, sr.State, sr.SLA.Status, s.slaDue(sr.SLA))
 	}
+	s.sla = func() SLAClock { return sr.SLA }
 	return effects, nil
 }
 
@@ -252,6 +257,7 @@ func (s *simulation) startOrder(t *WorkOrderType, sc *Scenario, start time.Time)
 	s.describe = func() string {
 		return fmt.Sprintf("node %s, stage %s (%s), SLA %s%s", wo.Node, wo.Stage, wo.State, wo.SLA.Status, s.slaDue(wo.SLA))
 	}
+	s.sla = func() SLAClock { return wo.SLA }
 	return effects, nil
 }
 
@@ -363,6 +369,29 @@ func (s *simulation) parseTime(text string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q: write a time as \"2027-03-26 16:30\" (in the calendar's time zone) or in RFC 3339", text)
 	}
 	return t, nil
+}
+
+// ledger prints the SLA clock's segments: what the completion time was counted on.
+func (s *simulation) ledger(now time.Time) {
+	c := s.sla()
+	if len(c.Ledger) == 0 {
+		return
+	}
+	fmt.Fprintf(s.out, "SLA ledger (completion target %s, %s counted):\n", c.CompletionTarget, formatSpan(c.Counted(s.cal, now)))
+	for _, seg := range c.Ledger {
+		to, counted := "…", ""
+		if seg.To != nil {
+			to = s.clock(*seg.To)
+		}
+		if seg.State == segmentRunning {
+			end := now
+			if seg.To != nil {
+				end = *seg.To
+			}
+			counted = " counts " + formatSpan(c.elapsed(s.cal, seg.From, end))
+		}
+		fmt.Fprintf(s.out, "    %-8s %s → %s in %s%s\n", seg.State, s.clock(seg.From), to, seg.Stage, counted)
+	}
 }
 
 func (s *simulation) slaDue(c SLAClock) string {

@@ -149,7 +149,7 @@ func CreateWorkOrder(t *WorkOrderType, in NewWorkOrder, actor string, now time.T
 		Description: in.Description, Channel: in.Channel, Contact: in.Contact, Account: in.Account,
 		Region: in.Region, Device: in.Device, Fields: in.Fields, Parent: in.Parent,
 		Steps: []StepRecord{}, Ratings: []RatingRecord{}, Approvals: []ApprovalState{},
-		SLA:        startSLA(&t.Process, priority, now),
+		SLA:        startSLA(&t.Process, priority, first.ID, now),
 		Definition: DefinitionRef{Key: t.Key, Version: t.Version},
 		CreatedBy:  actor, CreatedAt: now, UpdatedAt: now,
 	}
@@ -415,7 +415,7 @@ func (m *woMachine) finish(stage Stage, resolved bool, actor, resolution string)
 	at := m.j.now
 	m.wo.ClosedAt = &at
 	m.wo.Offer, m.wo.Rating, m.wo.WakeAt, m.wo.Waiting = nil, nil, nil, ""
-	m.wo.SLA = m.wo.SLA.stop()
+	m.wo.SLA = m.wo.SLA.stop(m.t.CalendarDef, m.j.now)
 	details := map[string]any{"from": from, "resolved": resolved, "node": m.wo.Node}
 	if resolution != "" {
 		details["resolution"] = resolution
@@ -425,22 +425,8 @@ func (m *woMachine) finish(stage Stage, resolved bool, actor, resolution string)
 
 // moveTo changes the stage (keeping the SLA clock in step) without an event.
 func (m *woMachine) moveTo(s Stage) {
-	wasPaused := m.wo.SLA.Status == SLAPaused
 	m.wo.Stage, m.wo.State = s.ID, s.State
-	if m.t.SLA == nil || s.State == StateClosed {
-		return
-	}
-	pause := slices.Contains(m.t.SLA.PauseIn, s.ID)
-	switch {
-	case pause && !wasPaused:
-		m.wo.SLA = m.wo.SLA.pause(m.t.CalendarDef, m.j.now)
-		if m.wo.SLA.Status == SLAPaused {
-			m.j.emit(EventSLAPaused, "system", map[string]any{"stage": s.ID, "remaining": m.wo.SLA.Remaining.String()})
-		}
-	case !pause && wasPaused:
-		m.wo.SLA = m.wo.SLA.resume(m.t.CalendarDef, m.j.now)
-		m.j.emit(EventSLAResumed, "system", map[string]any{"stage": s.ID, "dueAt": *m.wo.SLA.DueAt})
-	}
+	m.wo.SLA = m.wo.SLA.onStage(&m.t.Process, s, m.j)
 }
 
 // enter runs the order from node id until a node that waits (or the end).
@@ -760,17 +746,10 @@ func (m *woMachine) timerFired(id string) {
 	}
 	n, _ := m.node()
 	switch {
-	case id == timerSLAAlert:
-		m.wo.SLA.Alerted = true
-		if !m.wo.SLA.Breached {
-			m.wo.SLA.Status = SLAAlerted
-		}
-		m.j.emit(EventSLAAlert, "system", map[string]any{"alertAt": *m.wo.SLA.AlertAt, "stage": m.wo.Stage, "priority": m.wo.Priority})
-		m.slaActions(m.t.SLA.OnAlert, "sla-alert")
-	case id == timerSLABreach:
-		m.wo.SLA.Breached, m.wo.SLA.Status = true, SLABreached
-		m.j.emit(EventSLABreached, "system", map[string]any{"dueAt": *m.wo.SLA.DueAt, "stage": m.wo.Stage, "priority": m.wo.Priority})
-		m.slaActions(m.t.SLA.OnBreach, "sla-breach")
+	case id == timerSLAAlert || id == timerSLABreach:
+		var actions []AutomationAction
+		m.wo.SLA, actions = m.wo.SLA.fire(&m.t.Process, id, m.wo.Stage, m.wo.Priority, m.j)
+		m.slaActions(actions, id)
 	case strings.HasPrefix(id, "approval:"):
 		i := approvalByID(m.wo.Approvals, strings.TrimPrefix(id, "approval:"))
 		ap := m.wo.Approvals[i]

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -166,7 +167,8 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 			}
 		case process.CallWebhook:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
-				return "webhook", e.EffectID, nil, r.webhook(gctx, e)
+				res, err := r.webhook(gctx, e)
+				return "webhook", e.EffectID, res, err
 			}
 		case process.StartWorkOrder:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
@@ -265,12 +267,20 @@ func (r *runner[S]) notify(ctx workflow.Context, n process.Notify) error {
 	}).Get(ctx, nil)
 }
 
-func (r *runner[S]) webhook(ctx workflow.Context, w process.CallWebhook) error {
+// webhook delivers a webhook; the result (status, attempts) goes into the delivery's event.
+func (r *runner[S]) webhook(ctx workflow.Context, w process.CallWebhook) (map[string]string, error) {
 	ctx = workflow.WithActivityOptions(ctx, effectOptions)
 	var a *activities.Webhooks
-	return workflow.ExecuteActivity(ctx, a.Deliver, activities.WebhookInput{
+	var res activities.WebhookResult
+	err := workflow.ExecuteActivity(ctx, a.Deliver, activities.WebhookInput{
 		EffectID: w.EffectID, URL: w.URL, SecretEnv: w.SecretEnv, Event: w.Event, Record: r.state,
-	}).Get(ctx, nil)
+	}).Get(ctx, &res)
+	out := map[string]string{"url": w.URL}
+	if res.Status != 0 {
+		out["status"] = fmt.Sprint(res.Status)
+		out["attempt"] = fmt.Sprint(res.Attempt)
+	}
+	return out, err
 }
 
 // emitted collects the history events among the interpreter's effects.

@@ -68,7 +68,8 @@ func (w *serviceRequest) interpreter() interpreter[process.ServiceRequest] {
 			return workflow.ExecuteLocalActivity(ctx, p.ProjectServiceRequest, in).Get(ctx, nil)
 		},
 		attributes: func(sr process.ServiceRequest) ([]string, []temporal.SearchAttributeUpdate) {
-			return []string{sr.Stage, string(sr.State), sr.Priority, sr.Owner, sr.Definition.Version}, serviceRequestAttributes(sr)
+			key := append([]string{sr.Stage, string(sr.State), sr.Priority, sr.Owner, sr.Definition.Version}, slaKey(sr.SLA)...)
+			return key, serviceRequestAttributes(sr)
 		},
 		details:   func(sr process.ServiceRequest) string { return serviceRequestDetails(w.queue, sr) },
 		templates: w.queue.Templates,

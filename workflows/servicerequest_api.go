@@ -9,6 +9,7 @@ package workflows
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -91,6 +92,9 @@ var (
 	AttrRecordType        = temporal.NewSearchAttributeKeyKeyword("RecordType")
 	AttrAssignee          = temporal.NewSearchAttributeKeyKeyword("Assignee")
 	AttrAssigneeGroup     = temporal.NewSearchAttributeKeyKeyword("AssigneeGroup")
+	// AttrSlaDueAt is when the record's SLA completion is due; AttrSlaBreached is true once missed.
+	AttrSlaDueAt    = temporal.NewSearchAttributeKeyTime("SlaDueAt")
+	AttrSlaBreached = temporal.NewSearchAttributeKeyBool("SlaBreached")
 )
 
 // SearchAttributes lists the custom search attributes and their types, for registration.
@@ -102,12 +106,14 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 	} {
 		attrs[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
+	attrs[AttrSlaDueAt.GetName()] = enumspb.INDEXED_VALUE_TYPE_DATETIME
+	attrs[AttrSlaBreached.GetName()] = enumspb.INDEXED_VALUE_TYPE_BOOL
 	return attrs
 }
 
 // serviceRequestAttributes are the search attribute values of a request.
 func serviceRequestAttributes(sr process.ServiceRequest) []temporal.SearchAttributeUpdate {
-	return []temporal.SearchAttributeUpdate{
+	return append([]temporal.SearchAttributeUpdate{
 		AttrRequestType.ValueSet(RequestTypeServiceRequest),
 		AttrQueue.ValueSet(sr.Queue),
 		AttrStage.ValueSet(sr.Stage),
@@ -115,7 +121,27 @@ func serviceRequestAttributes(sr process.ServiceRequest) []temporal.SearchAttrib
 		AttrPriority.ValueSet(sr.Priority),
 		AttrOwner.ValueSet(sr.Owner),
 		AttrDefinitionVersion.ValueSet(sr.Definition.Version),
+	}, slaAttributes(sr.SLA)...)
+}
+
+// slaAttributes are the SLA search attributes of a record: supervisors filter on them.
+func slaAttributes(c process.SLAClock) []temporal.SearchAttributeUpdate {
+	updates := []temporal.SearchAttributeUpdate{AttrSlaBreached.ValueSet(c.Breached)}
+	if c.DueAt != nil {
+		updates = append(updates, AttrSlaDueAt.ValueSet(*c.DueAt))
+	} else {
+		updates = append(updates, AttrSlaDueAt.ValueUnset())
 	}
+	return updates
+}
+
+// slaKey is the part of the attribute key that follows the SLA.
+func slaKey(c process.SLAClock) []string {
+	due := ""
+	if c.DueAt != nil {
+		due = c.DueAt.UTC().Format(time.RFC3339)
+	}
+	return []string{due, fmt.Sprint(c.Breached)}
 }
 
 // ServiceRequestSummary is the static summary shown in the Temporal UI: "SR-2026-000123 · Billing · high".

@@ -67,7 +67,8 @@ func (w *workOrder) interpreter() interpreter[process.WorkOrder] {
 			return workflow.ExecuteLocalActivity(ctx, p.ProjectWorkOrder, in).Get(ctx, nil)
 		},
 		attributes: func(wo process.WorkOrder) ([]string, []temporal.SearchAttributeUpdate) {
-			return []string{wo.Stage, string(wo.State), wo.Priority, wo.Engineer, wo.Group, wo.Definition.Version}, workOrderAttributes(wo)
+			key := append([]string{wo.Stage, string(wo.State), wo.Priority, wo.Engineer, wo.Group, wo.Definition.Version}, slaKey(wo.SLA)...)
+			return key, workOrderAttributes(wo)
 		},
 		details:   func(wo process.WorkOrder) string { return workOrderDetails(w.typ, wo) },
 		templates: w.typ.Templates,

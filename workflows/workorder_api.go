@@ -47,7 +47,7 @@ type MigrateWorkOrderInput struct {
 
 // workOrderAttributes are the search attribute values of a work order. None holds personal data.
 func workOrderAttributes(wo process.WorkOrder) []temporal.SearchAttributeUpdate {
-	return []temporal.SearchAttributeUpdate{
+	return append([]temporal.SearchAttributeUpdate{
 		AttrRequestType.ValueSet(RequestTypeWorkOrder),
 		AttrRecordType.ValueSet(wo.RecordType),
 		AttrStage.ValueSet(wo.Stage),
@@ -56,7 +56,7 @@ func workOrderAttributes(wo process.WorkOrder) []temporal.SearchAttributeUpdate 
 		AttrAssignee.ValueSet(wo.Engineer),
 		AttrAssigneeGroup.ValueSet(wo.Group),
 		AttrDefinitionVersion.ValueSet(wo.Definition.Version),
-	}
+	}, slaAttributes(wo.SLA)...)
 }
 
 // WorkOrderSummary is the static summary shown in the Temporal UI: "WO-2026-000042 · Repair · high".
