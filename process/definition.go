@@ -222,7 +222,33 @@ const (
 type Queue struct {
 	Process    `yaml:",inline"`
 	Categories []string `yaml:"categories" json:"categories,omitempty"`
+	// Fields are the queue's custom fields, typed and validated on every create and update.
+	Fields []FieldDef `yaml:"fields" json:"fields,omitempty"`
 }
+
+// FieldDef declares a custom field of a queue.
+type FieldDef struct {
+	ID       string    `yaml:"id,required" json:"id"`
+	Title    string    `yaml:"title" json:"title,omitempty"`
+	Type     FieldType `yaml:"type,required" json:"type"`
+	Required bool      `yaml:"required" json:"required,omitempty"`
+	// Options are the allowed values of a choice field.
+	Options []string `yaml:"options" json:"options,omitempty"`
+}
+
+// FieldType is the type of a custom field.
+type FieldType string
+
+// The custom field types.
+const (
+	FieldText    FieldType = "text"
+	FieldNumber  FieldType = "number"
+	FieldBoolean FieldType = "boolean"
+	FieldDate    FieldType = "date"
+	FieldChoice  FieldType = "choice"
+)
+
+var fieldTypes = []string{string(FieldText), string(FieldNumber), string(FieldBoolean), string(FieldDate), string(FieldChoice)}
 
 // WorkOrderType is a work-order record type: what a WorkOrder run interprets. A work order runs
 // through the type's nodes in order (or along their next/on... links); each node may put the order

@@ -13,6 +13,8 @@ const (
 	CodeInvalid Code = "invalid"
 	// CodeNotFound: the action names something the record does not have (an approval, a step).
 	CodeNotFound Code = "not_found"
+	// CodeForbidden: the actor may not do this to this record (not its owner, say).
+	CodeForbidden Code = "forbidden"
 )
 
 // FieldError names one invalid field of an action.
@@ -50,4 +52,8 @@ func invalid(fields ...FieldError) *Error {
 func notFoundField(field, value string) *Error {
 	return &Error{Code: CodeNotFound, Message: fmt.Sprintf("no %s %q on this record", field, value),
 		Fields: []FieldError{{Field: field, Message: fmt.Sprintf("%q does not exist", value)}}}
+}
+
+func forbidden(format string, args ...any) *Error {
+	return &Error{Code: CodeForbidden, Message: fmt.Sprintf(format, args...)}
 }

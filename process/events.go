@@ -36,6 +36,8 @@ const (
 	EventActivityCreated   EventType = "activity_created"
 	EventExpressionFailed  EventType = "expression_failed"
 	EventMigrated          EventType = "migrated"
+	EventRelated           EventType = "related"
+	EventUnrelated         EventType = "unrelated"
 
 	// Outcomes of effects.
 	EventNotificationSent   EventType = "notification_sent"
@@ -77,6 +79,13 @@ const (
 	ActionDecide     ActionKind = "decide"
 	ActionTimer      ActionKind = "timer"
 	ActionEffectDone ActionKind = "effect_done"
+	// ActionUpdate changes fields of a service request (Changes).
+	ActionUpdate ActionKind = "update"
+	// ActionTakeOver makes the actor the owner (a member of the team, a supervisor).
+	ActionTakeOver ActionKind = "take_over"
+	// ActionRelate records that another request links to this one (RelatedID, Remove); sent by
+	// the other request's workflow, so links show on both.
+	ActionRelate ActionKind = "relate"
 
 	ActionAssign       ActionKind = "assign"
 	ActionAccept       ActionKind = "accept"
@@ -108,6 +117,10 @@ type Action struct {
 	Comment    string `json:"comment,omitempty"`
 
 	TimerID string `json:"timerId,omitempty"`
+
+	Changes   *Changes `json:"changes,omitempty"`
+	RelatedID string   `json:"relatedId,omitempty"`
+	Remove    bool     `json:"remove,omitempty"`
 
 	EffectID   string            `json:"effectId,omitempty"`
 	EffectKind string            `json:"effectKind,omitempty"` // notify, webhook, convert

@@ -18,7 +18,7 @@ func TestMigrateServiceRequest(t *testing.T) {
 	oldQ, _ := before.Queue("billing")
 	newQ, _ := after.Queue("billing")
 	sr := newRequest(t, oldQ)
-	sr, _, err = ApplyServiceRequest(oldQ, sr, Action{Kind: ActionProgress, Actor: "a"}, t0)
+	sr, _, err = ApplyServiceRequest(oldQ, sr, Action{Kind: ActionProgress, Actor: "alice"}, t0)
 	require.NoError(t, err)
 	require.Equal(t, "investigation", sr.Stage)
 
@@ -39,7 +39,7 @@ func TestMigrateServiceRequest(t *testing.T) {
 	ev := effects[0].(Emit).Event
 	require.Equal(t, EventMigrated, ev.Type)
 	require.Equal(t, map[string]any{"fromVersion": oldQ.Version, "toVersion": newQ.Version, "fromStage": "investigation", "toStage": "analysis"}, ev.Details)
-	next, _, err := ApplyServiceRequest(newQ, moved, Action{Kind: ActionProgress, Actor: "a"}, t0)
+	next, _, err := ApplyServiceRequest(newQ, moved, Action{Kind: ActionProgress, Actor: "alice"}, t0)
 	require.NoError(t, err)
 	require.Equal(t, "proposal", next.Stage, "the request now follows the new version")
 }

@@ -42,6 +42,14 @@ type StartWorkOrder struct {
 	Fields     map[string]string
 }
 
+// Relate asks the shell to tell request Other that request Self is related to it (or no longer,
+// with Remove): links show on both requests.
+type Relate struct {
+	Other, Self string
+	Remove      bool
+}
+
+func (Relate) isEffect()         {}
 func (Emit) isEffect()           {}
 func (Notify) isEffect()         {}
 func (CallWebhook) isEffect()    {}

@@ -381,6 +381,8 @@ var fieldSchemas = map[string]func() *jsonSchema{
 	"Approval.onTimeout":  func() *jsonSchema { return schemaWords(schemaApprovalTimeouts...) },
 	"Approver.role":       func() *jsonSchema { return schemaWords(approverRoles...) },
 	"Question.type":       func() *jsonSchema { return schemaWords(schemaQuestionTypes...) },
+	"FieldDef.type":       func() *jsonSchema { return schemaWords(fieldTypes...) },
+	"FieldDef.id":         func() *jsonSchema { return schemaRef(identifierDef) },
 	"Node.id":             func() *jsonSchema { return schemaRef(identifierDef) },
 	"Node.stage":          func() *jsonSchema { return schemaRef(identifierDef) },
 	"Node.next":           func() *jsonSchema { return schemaRef(identifierDef) },
@@ -419,6 +421,10 @@ var schemaTypeRules = map[string]func(s *jsonSchema){
 	},
 	"Escalation": func(s *jsonSchema) {
 		s.AnyOf = []*jsonSchema{{Required: []string{"escalate"}}, {Required: []string{"next"}}}
+	},
+	"FieldDef": func(s *jsonSchema) {
+		s.If = &jsonSchema{Properties: schemaProperties{{"type", &jsonSchema{Const: "choice"}}}, Required: []string{"type"}}
+		s.Then = &jsonSchema{Required: []string{"options"}, Properties: schemaProperties{{"options", &jsonSchema{MinItems: schemaInt(2)}}}}
 	},
 	"Question": func(s *jsonSchema) {
 		s.If = &jsonSchema{Properties: schemaProperties{{"type", &jsonSchema{Const: "choice"}}}, Required: []string{"type"}}
@@ -875,6 +881,13 @@ var schemaDocs = map[string]string{
 	"Process.sla":          "Service-level targets, per priority.",
 	"Process.automations":  "Actions to run when events happen.",
 	"Queue.categories":     "The categories a request of this queue may have.",
+	"Queue.fields":         "Custom fields of the queue's requests: typed, checked on every create and update, seen by expressions as request.fields.",
+	"FieldDef":             "A custom field.",
+	"FieldDef.id":          "The field's id, used in the API (fields.ID) and in expressions (request.fields.ID).",
+	"FieldDef.title":       "The field's name as people read it.",
+	"FieldDef.type":        "text, number, boolean, date (YYYY-MM-DD) or choice (one of options).",
+	"FieldDef.required":    "A request cannot be created without a value.",
+	"FieldDef.options":     "The values a choice field allows.",
 	"WorkOrderType.intake": "The channels that may create work orders of this type; any when not given.",
 	"WorkOrderType.nodes": "The steps of the process, in order; a node goes on to the next one in the list " +
 		"unless it says otherwise. The last node ends the process (type end) or names where to go.",

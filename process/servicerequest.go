@@ -10,30 +10,36 @@ import (
 // ServiceRequest is the state of one service request: what its workflow holds, what the projection
 // stores and what the API returns.
 type ServiceRequest struct {
-	ID          string          `json:"id"`
-	Number      string          `json:"number"`
-	Queue       string          `json:"queue"`
-	Stage       string          `json:"stage"`
-	State       StageState      `json:"state"`
-	Priority    string          `json:"priority"`
-	Impact      string          `json:"impact"`
-	Urgency     string          `json:"urgency"`
-	Subject     string          `json:"subject"`
-	Description string          `json:"description,omitempty"`
-	Contact     Contact         `json:"contact"`
-	Owner       string          `json:"owner,omitempty"`
-	Team        string          `json:"team,omitempty"`
-	Categories  []string        `json:"categories"`
-	Tags        []string        `json:"tags"`
-	SLA         SLAClock        `json:"sla"`
-	Approvals   []ApprovalState `json:"approvals"`
-	Resolved    *bool           `json:"resolved,omitempty"`
-	Resolution  string          `json:"resolution,omitempty"`
-	Definition  DefinitionRef   `json:"definition"`
-	CreatedBy   string          `json:"createdBy"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
-	ClosedAt    *time.Time      `json:"closedAt,omitempty"`
+	ID          string     `json:"id"`
+	Number      string     `json:"number"`
+	Queue       string     `json:"queue"`
+	Stage       string     `json:"stage"`
+	State       StageState `json:"state"`
+	Priority    string     `json:"priority"`
+	Impact      string     `json:"impact"`
+	Urgency     string     `json:"urgency"`
+	Subject     string     `json:"subject"`
+	Description string     `json:"description,omitempty"`
+	Contact     Contact    `json:"contact"`
+	Owner       string     `json:"owner,omitempty"`
+	Team        string     `json:"team,omitempty"`
+	Categories  []string   `json:"categories"`
+	Tags        []string   `json:"tags"`
+	// Fields holds the values of the queue's custom fields.
+	Fields map[string]any `json:"fields"`
+	// Related lists the ids of related requests; a link shows on both requests.
+	Related         []string        `json:"related"`
+	Address         *Address        `json:"address,omitempty"`
+	AffectedService string          `json:"affectedService,omitempty"`
+	SLA             SLAClock        `json:"sla"`
+	Approvals       []ApprovalState `json:"approvals"`
+	Resolved        *bool           `json:"resolved,omitempty"`
+	Resolution      string          `json:"resolution,omitempty"`
+	Definition      DefinitionRef   `json:"definition"`
+	CreatedBy       string          `json:"createdBy"`
+	CreatedAt       time.Time       `json:"createdAt"`
+	UpdatedAt       time.Time       `json:"updatedAt"`
+	ClosedAt        *time.Time      `json:"closedAt,omitempty"`
 	// Revision counts the changes applied to the request. Every change is one history event, and the
 	// revision is the sequence number of the latest; the projection never lets an older revision
 	// overwrite a newer one.
@@ -47,6 +53,15 @@ type Contact struct {
 	Phone string `json:"phone,omitempty"`
 }
 
+// Address is a postal address related to a request (an on-site visit, say).
+type Address struct {
+	Line1    string `json:"line1,omitempty"`
+	Line2    string `json:"line2,omitempty"`
+	City     string `json:"city,omitempty"`
+	Postcode string `json:"postcode,omitempty"`
+	Country  string `json:"country,omitempty"`
+}
+
 // DefinitionRef names the definition a run interprets.
 type DefinitionRef struct {
 	Key     string `json:"key"`
@@ -56,18 +71,40 @@ type DefinitionRef struct {
 // NewServiceRequest is what an agent gives to create a request. ID and Number are assigned by the
 // caller before the run starts.
 type NewServiceRequest struct {
-	ID          string   `json:"id"`
-	Number      string   `json:"number"`
-	Queue       string   `json:"queue"`
-	Subject     string   `json:"subject"`
-	Description string   `json:"description,omitempty"`
-	Contact     Contact  `json:"contact"`
-	Impact      string   `json:"impact,omitempty"`
-	Urgency     string   `json:"urgency,omitempty"`
-	Categories  []string `json:"categories,omitempty"`
-	Tags        []string `json:"tags,omitempty"`
-	Owner       string   `json:"owner,omitempty"`
-	Team        string   `json:"team,omitempty"`
+	ID              string         `json:"id"`
+	Number          string         `json:"number"`
+	Queue           string         `json:"queue"`
+	Subject         string         `json:"subject"`
+	Description     string         `json:"description,omitempty"`
+	Contact         Contact        `json:"contact"`
+	Impact          string         `json:"impact,omitempty"`
+	Urgency         string         `json:"urgency,omitempty"`
+	Categories      []string       `json:"categories,omitempty"`
+	Tags            []string       `json:"tags,omitempty"`
+	Owner           string         `json:"owner,omitempty"`
+	Team            string         `json:"team,omitempty"`
+	Fields          map[string]any `json:"fields,omitempty"`
+	Related         []string       `json:"related,omitempty"`
+	Address         *Address       `json:"address,omitempty"`
+	AffectedService string         `json:"affectedService,omitempty"`
+}
+
+// Changes are the fields an update changes; nil ones stay as they are. The contact and the queue
+// never change after creation.
+type Changes struct {
+	Subject         *string   `json:"subject,omitempty"`
+	Description     *string   `json:"description,omitempty"`
+	Impact          *string   `json:"impact,omitempty"`
+	Urgency         *string   `json:"urgency,omitempty"`
+	Categories      *[]string `json:"categories,omitempty"`
+	Tags            *[]string `json:"tags,omitempty"`
+	Owner           *string   `json:"owner,omitempty"`
+	Team            *string   `json:"team,omitempty"`
+	Related         *[]string `json:"related,omitempty"`
+	Address         *Address  `json:"address,omitempty"`
+	AffectedService *string   `json:"affectedService,omitempty"`
+	// Fields sets custom field values; a null value removes one.
+	Fields map[string]any `json:"fields,omitempty"`
 }
 
 // journal collects what one step of an interpreter produces: events (numbered from the record's
@@ -106,34 +143,42 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 	}
 	first := q.Stages[0]
 	sr := ServiceRequest{
-		ID:          in.ID,
-		Number:      in.Number,
-		Queue:       q.Key,
-		Stage:       first.ID,
-		State:       first.State,
-		Priority:    priority,
-		Impact:      impact,
-		Urgency:     urgency,
-		Subject:     strings.TrimSpace(in.Subject),
-		Description: in.Description,
-		Contact:     in.Contact,
-		Owner:       owner,
-		Team:        in.Team,
-		Categories:  nonNil(in.Categories),
-		Tags:        nonNil(in.Tags),
-		SLA:         startSLA(&q.Process, priority, first.ID, now),
-		Approvals:   []ApprovalState{},
-		Definition:  DefinitionRef{Key: q.Key, Version: q.Version},
-		CreatedBy:   actor,
-		CreatedAt:   now,
-		UpdatedAt:   now,
+		ID:              in.ID,
+		Number:          in.Number,
+		Queue:           q.Key,
+		Stage:           first.ID,
+		State:           first.State,
+		Priority:        priority,
+		Impact:          impact,
+		Urgency:         urgency,
+		Subject:         strings.TrimSpace(in.Subject),
+		Description:     in.Description,
+		Contact:         in.Contact,
+		Owner:           owner,
+		Team:            in.Team,
+		Categories:      nonNil(in.Categories),
+		Tags:            nonNil(in.Tags),
+		Related:         nonNil(in.Related),
+		Address:         in.Address,
+		AffectedService: in.AffectedService,
+		SLA:             startSLA(&q.Process, priority, first.ID, now),
+		Approvals:       []ApprovalState{},
+		Definition:      DefinitionRef{Key: q.Key, Version: q.Version},
+		CreatedBy:       actor,
+		CreatedAt:       now,
+		UpdatedAt:       now,
 	}
+	sr.Fields, _ = checkFieldValues(q.Fields, in.Fields, true)
+	sr.Fields = mergeFields(nil, sr.Fields)
 	j := &journal{now: now, rev: &sr.Revision}
 	details := map[string]any{"stage": sr.Stage, "priority": sr.Priority, "owner": sr.Owner, "team": sr.Team}
 	if sr.SLA.DueAt != nil {
 		details["dueAt"] = *sr.SLA.DueAt
 	}
 	j.emit(EventCreated, actor, details)
+	for _, other := range sr.Related {
+		j.effects = append(j.effects, Relate{Other: other, Self: sr.ID})
+	}
 	srAutomations(q, &sr, j)
 	return sr, j.effects, nil
 }
@@ -167,10 +212,23 @@ func ValidateNewServiceRequest(q *Queue, in NewServiceRequest) error {
 			fields = append(fields, FieldError{Field: fmt.Sprintf("categories[%d]", i), Message: fmt.Sprintf("%q is not a category of queue %s", c, q.Key)})
 		}
 	}
+	_, ferrs := checkFieldValues(q.Fields, in.Fields, true)
+	fields = append(fields, ferrs...)
+	fields = append(fields, checkRelated(in.ID, in.Related, "related")...)
 	if len(fields) > 0 {
 		return &Error{Code: CodeInvalid, Message: "the request has invalid fields", Fields: fields}
 	}
 	return nil
+}
+
+func checkRelated(self string, related []string, field string) []FieldError {
+	var errs []FieldError
+	for i, r := range related {
+		if r == "" || r == self {
+			errs = append(errs, FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Message: "must be the id of another request"})
+		}
+	}
+	return errs
 }
 
 // categoryAllowed accepts a category the queue lists, or any category below one it lists
@@ -186,6 +244,7 @@ func categoryAllowed(allowed []string, c string) bool {
 // state and the effects, or an *Error saying why the action is not allowed or invalid.
 func ApplyServiceRequest(q *Queue, sr ServiceRequest, a Action, now time.Time) (ServiceRequest, []Effect, error) {
 	sr.Approvals = slices.Clone(sr.Approvals)
+	sr.Categories, sr.Tags, sr.Related = slices.Clone(sr.Categories), slices.Clone(sr.Tags), slices.Clone(sr.Related)
 	j := &journal{now: now, rev: &sr.Revision}
 	if err := applySR(q, &sr, a, j); err != nil {
 		return ServiceRequest{}, nil, err
@@ -205,9 +264,15 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 	case ActionEffectDone:
 		j.add(effectOutcome(a, j.now))
 		return nil
+	case ActionRelate:
+		srRelate(sr, a, j)
+		return nil
 	}
 	if sr.State == StateClosed {
 		return notAllowed("request %s is closed", sr.Number)
+	}
+	if err := srPermitted(sr, a); err != nil {
+		return err
 	}
 	cur := q.StageIndex(sr.Stage)
 	if cur < 0 {
@@ -248,6 +313,16 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		sr.SLA = sr.SLA.stop(q.CalendarDef, j.now)
 		j.emit(EventClosed, a.Actor, map[string]any{"from": from, "resolved": resolved, "resolution": a.Resolution})
 		return nil
+	case ActionUpdate:
+		return srUpdate(q, sr, a, j)
+	case ActionTakeOver:
+		if sr.Owner == a.Actor {
+			return notAllowed("%s owns request %s already", a.Actor, sr.Number)
+		}
+		from := sr.Owner
+		sr.Owner = a.Actor
+		j.emit(EventOwnerChanged, a.Actor, map[string]any{"from": from, "to": a.Actor, "team": sr.Team, "takenOver": true})
+		return nil
 	case ActionDecide:
 		i := approvalByID(sr.Approvals, a.ApprovalID)
 		if i < 0 {
@@ -263,6 +338,173 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		return nil
 	default:
 		return invalid(FieldError{Field: "kind", Message: fmt.Sprintf("%q is not an action on a service request", a.Kind)})
+	}
+}
+
+// hasRole reports whether the actor has one of the roles.
+func hasRole(a Action, roles ...string) bool {
+	return slices.ContainsFunc(a.ActorRoles, func(r string) bool { return slices.Contains(roles, r) })
+}
+
+// srPermitted applies the ownership rules: the owner (or a supervisor or admin) edits and moves a
+// request; members of its team may take it over; approvers decide their approvals.
+func srPermitted(sr *ServiceRequest, a Action) error {
+	if hasRole(a, "supervisor", "admin") {
+		return nil
+	}
+	switch a.Kind {
+	case ActionDecide:
+		return nil // the approval checks its approvers
+	case ActionTakeOver:
+		if sr.Team != "" && slices.Contains(a.ActorGroups, sr.Team) {
+			return nil
+		}
+		if sr.Owner == "" && sr.Team == "" {
+			return nil
+		}
+		return forbidden("only members of team %q, supervisors and admins may take over request %s", sr.Team, sr.Number)
+	}
+	if a.Actor != sr.Owner {
+		owner := sr.Owner
+		if owner == "" {
+			owner = "nobody (a team member must take it over first)"
+		}
+		return forbidden("request %s is owned by %s; only its owner, supervisors and admins may change it", sr.Number, owner)
+	}
+	return nil
+}
+
+// srUpdate changes the fields an update gives; impact or urgency changes recompute the priority and
+// move the SLA onto the new priority's targets.
+func srUpdate(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
+	c := a.Changes
+	if c == nil {
+		return invalid(FieldError{Field: "changes", Message: "give at least one field to change"})
+	}
+	var errs []FieldError
+	var changed []string
+	if c.Subject != nil {
+		if strings.TrimSpace(*c.Subject) == "" {
+			errs = append(errs, FieldError{Field: "subject", Message: "cannot be empty"})
+		} else if strings.TrimSpace(*c.Subject) != sr.Subject {
+			sr.Subject = strings.TrimSpace(*c.Subject)
+			changed = append(changed, "subject")
+		}
+	}
+	if c.Description != nil && *c.Description != sr.Description {
+		sr.Description = *c.Description
+		changed = append(changed, "description")
+	}
+	impact, urgency := sr.Impact, sr.Urgency
+	if c.Impact != nil {
+		impact = *c.Impact
+	}
+	if c.Urgency != nil {
+		urgency = *c.Urgency
+	}
+	priority, ok := q.PriorityOf(impact, urgency)
+	if !ok {
+		if q.Priority.Matrix[impact] == nil {
+			errs = append(errs, FieldError{Field: "impact", Message: fmt.Sprintf("%q is not an impact level of queue %s", impact, q.Key)})
+		} else {
+			errs = append(errs, FieldError{Field: "urgency", Message: fmt.Sprintf("%q is not an urgency level of queue %s", urgency, q.Key)})
+		}
+	}
+	if c.Categories != nil {
+		for i, cat := range *c.Categories {
+			if !categoryAllowed(q.Categories, cat) {
+				errs = append(errs, FieldError{Field: fmt.Sprintf("categories[%d]", i), Message: fmt.Sprintf("%q is not a category of queue %s", cat, q.Key)})
+			}
+		}
+	}
+	fields, ferrs := checkFieldValues(q.Fields, c.Fields, false)
+	errs = append(errs, ferrs...)
+	if c.Related != nil {
+		errs = append(errs, checkRelated(sr.ID, *c.Related, "related")...)
+	}
+	if len(errs) > 0 {
+		return &Error{Code: CodeInvalid, Message: "the update has invalid fields", Fields: errs}
+	}
+	details := map[string]any{}
+	if priority != sr.Priority || impact != sr.Impact || urgency != sr.Urgency {
+		details["priority"] = map[string]any{"from": sr.Priority, "to": priority}
+		changed = append(changed, "impact", "urgency")
+		oldPriority := sr.Priority
+		sr.Impact, sr.Urgency, sr.Priority = impact, urgency, priority
+		if priority != oldPriority {
+			sr.SLA = sr.SLA.retarget(&q.Process, priority, j.now)
+			changed = append(changed, "priority")
+		}
+	}
+	if c.Categories != nil && !slices.Equal(*c.Categories, sr.Categories) {
+		sr.Categories = nonNil(*c.Categories)
+		changed = append(changed, "categories")
+	}
+	if c.Tags != nil && !slices.Equal(*c.Tags, sr.Tags) {
+		sr.Tags = nonNil(*c.Tags)
+		changed = append(changed, "tags")
+	}
+	if c.Address != nil {
+		address := *c.Address
+		sr.Address = &address
+		changed = append(changed, "address")
+	}
+	if c.AffectedService != nil && *c.AffectedService != sr.AffectedService {
+		sr.AffectedService = *c.AffectedService
+		changed = append(changed, "affectedService")
+	}
+	if len(fields) > 0 {
+		sr.Fields = mergeFields(sr.Fields, fields)
+		changed = append(changed, "fields")
+	}
+	var relate []Effect
+	if c.Related != nil {
+		for _, r := range *c.Related {
+			if !slices.Contains(sr.Related, r) {
+				relate = append(relate, Relate{Other: r, Self: sr.ID})
+			}
+		}
+		for _, r := range sr.Related {
+			if !slices.Contains(*c.Related, r) {
+				relate = append(relate, Relate{Other: r, Self: sr.ID, Remove: true})
+			}
+		}
+		if len(relate) > 0 {
+			sr.Related = nonNil(*c.Related)
+			changed = append(changed, "related")
+		}
+	}
+	ownerFrom, teamFrom := sr.Owner, sr.Team
+	if c.Owner != nil {
+		sr.Owner = *c.Owner
+	}
+	if c.Team != nil {
+		sr.Team = *c.Team
+	}
+	if len(changed) == 0 && sr.Owner == ownerFrom && sr.Team == teamFrom {
+		return notAllowed("the update changes nothing")
+	}
+	if len(changed) > 0 {
+		details["fields"] = changed
+		j.emit(EventUpdated, a.Actor, details)
+	}
+	if sr.Owner != ownerFrom || sr.Team != teamFrom {
+		j.emit(EventOwnerChanged, a.Actor, map[string]any{"from": ownerFrom, "to": sr.Owner, "teamFrom": teamFrom, "team": sr.Team})
+	}
+	j.effects = append(j.effects, relate...)
+	return nil
+}
+
+// srRelate records, on this request, a link made or removed by another request.
+func srRelate(sr *ServiceRequest, a Action, j *journal) {
+	has := slices.Contains(sr.Related, a.RelatedID)
+	switch {
+	case a.Remove && has:
+		sr.Related = slices.DeleteFunc(slices.Clone(sr.Related), func(r string) bool { return r == a.RelatedID })
+		j.emit(EventUnrelated, a.Actor, map[string]any{"request": a.RelatedID})
+	case !a.Remove && !has:
+		sr.Related = append(slices.Clone(sr.Related), a.RelatedID)
+		j.emit(EventRelated, a.Actor, map[string]any{"request": a.RelatedID})
 	}
 }
 

@@ -86,35 +86,35 @@ func TestProgressRegressClose(t *testing.T) {
 	sr := newRequest(t, q)
 	at := t0.Add(time.Hour)
 
-	next, effects, err := ApplyServiceRequest(q, sr, Action{Kind: ActionProgress, Actor: "bob"}, at)
+	next, effects, err := ApplyServiceRequest(q, sr, Action{Kind: ActionProgress, Actor: "alice"}, at)
 	require.NoError(t, err)
 	require.Equal(t, "new", sr.Stage, "Apply must not change its input")
 	require.Equal(t, "investigation", next.Stage)
 	require.Equal(t, StateInProgress, next.State)
 	require.Equal(t, at, next.UpdatedAt)
-	require.Equal(t, []Effect{Emit{Event: Event{Seq: 2, Type: EventStageChanged, Actor: "bob", At: at,
+	require.Equal(t, []Effect{Emit{Event: Event{Seq: 2, Type: EventStageChanged, Actor: "alice", At: at,
 		Details: map[string]any{"from": "new", "to": "investigation"}}}}, effects)
 
-	next, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionProgress, Actor: "bob", ToStage: "response"}, at)
+	next, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionProgress, Actor: "alice", ToStage: "response"}, at)
 	require.NoError(t, err)
 	require.Equal(t, "response", next.Stage, "progress may skip forward to a named stage")
 
-	_, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionProgress, Actor: "bob"}, at)
+	_, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionProgress, Actor: "alice"}, at)
 	requireCode(t, err, CodeNotAllowed)
 
-	_, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionRegress, Actor: "bob"}, at)
+	_, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionRegress, Actor: "alice"}, at)
 	requireCode(t, err, CodeInvalid)
 
-	next, effects, err = ApplyServiceRequest(q, next, Action{Kind: ActionRegress, Actor: "bob", Reason: "customer sent new papers"}, at)
+	next, effects, err = ApplyServiceRequest(q, next, Action{Kind: ActionRegress, Actor: "alice", Reason: "customer sent new papers"}, at)
 	require.NoError(t, err)
 	require.Equal(t, "proposal", next.Stage)
 	require.Equal(t, EventRegressed, effects[0].(Emit).Event.Type)
 	require.Equal(t, "customer sent new papers", effects[0].(Emit).Event.Details["reason"])
 
-	_, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionClose, Actor: "bob"}, at)
+	_, _, err = ApplyServiceRequest(q, next, Action{Kind: ActionClose, Actor: "alice"}, at)
 	requireCode(t, err, CodeInvalid)
 
-	closed, effects, err := ApplyServiceRequest(q, next, Action{Kind: ActionClose, Actor: "bob", Resolved: boolp(true), Resolution: "credited"}, at)
+	closed, effects, err := ApplyServiceRequest(q, next, Action{Kind: ActionClose, Actor: "alice", Resolved: boolp(true), Resolution: "credited"}, at)
 	require.NoError(t, err)
 	require.Equal(t, "closed", closed.Stage)
 	require.Equal(t, StateClosed, closed.State)
@@ -136,27 +136,27 @@ func TestProgressTargets(t *testing.T) {
 		action Action
 		code   Code
 	}{
-		{Action{Kind: ActionProgress, ToStage: "nowhere"}, CodeInvalid},
-		{Action{Kind: ActionProgress, ToStage: "closed"}, CodeNotAllowed},
-		{Action{Kind: ActionProgress, ToStage: "new"}, CodeNotAllowed},
-		{Action{Kind: ActionRegress, Reason: "r"}, CodeNotAllowed},
-		{Action{Kind: "reopen"}, CodeInvalid},
+		{Action{Actor: "alice", Kind: ActionProgress, ToStage: "nowhere"}, CodeInvalid},
+		{Action{Actor: "alice", Kind: ActionProgress, ToStage: "closed"}, CodeNotAllowed},
+		{Action{Actor: "alice", Kind: ActionProgress, ToStage: "new"}, CodeNotAllowed},
+		{Action{Actor: "alice", Kind: ActionRegress, Reason: "r"}, CodeNotAllowed},
+		{Action{Actor: "alice", Kind: "reopen"}, CodeInvalid},
 	}
 	for _, tc := range cases {
 		_, _, err := ApplyServiceRequest(q, sr, tc.action, t0)
 		requireCode(t, err, tc.code)
 	}
 
-	mid, _, err := ApplyServiceRequest(q, sr, Action{Kind: ActionProgress, ToStage: "response"}, t0)
+	mid, _, err := ApplyServiceRequest(q, sr, Action{Actor: "alice", Kind: ActionProgress, ToStage: "response"}, t0)
 	require.NoError(t, err)
-	_, _, err = ApplyServiceRequest(q, mid, Action{Kind: ActionRegress, ToStage: "response", Reason: "r"}, t0)
+	_, _, err = ApplyServiceRequest(q, mid, Action{Actor: "alice", Kind: ActionRegress, ToStage: "response", Reason: "r"}, t0)
 	requireCode(t, err, CodeNotAllowed)
-	back, _, err := ApplyServiceRequest(q, mid, Action{Kind: ActionRegress, ToStage: "new", Reason: "r"}, t0)
+	back, _, err := ApplyServiceRequest(q, mid, Action{Actor: "alice", Kind: ActionRegress, ToStage: "new", Reason: "r"}, t0)
 	require.NoError(t, err)
 	require.Equal(t, StateNew, back.State)
 
 	// A request may be closed from any open stage, including new.
-	closed, _, err := ApplyServiceRequest(q, sr, Action{Kind: ActionClose, Resolved: boolp(false)}, t0)
+	closed, _, err := ApplyServiceRequest(q, sr, Action{Actor: "alice", Kind: ActionClose, Resolved: boolp(false)}, t0)
 	require.NoError(t, err)
 	require.False(t, *closed.Resolved)
 }

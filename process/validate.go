@@ -400,6 +400,26 @@ func (c *checker) queue(q *Queue) {
 		}
 		seen[cat] = true
 	}
+	ids := map[string]bool{}
+	for i, f := range q.Fields {
+		path := fmt.Sprintf("fields[%d]", i)
+		if f.ID != "" && !idPattern.MatchString(f.ID) {
+			c.add(path+".id", "field id %q must start with a lower-case letter and use only a-z, 0-9, - and _", f.ID)
+		}
+		if ids[f.ID] {
+			c.add(path+".id", "field id %q is declared twice", f.ID)
+		}
+		ids[f.ID] = true
+		if f.Type != "" && !slices.Contains(fieldTypes, string(f.Type)) {
+			c.add(path+".type", "field type %q: use %s%s", f.Type, strings.Join(fieldTypes, ", "), suggest(string(f.Type), fieldTypes))
+		}
+		if f.Type == FieldChoice && len(f.Options) < 2 {
+			c.add(path+".options", "a choice field needs at least two options")
+		}
+		if f.Type != FieldChoice && len(f.Options) > 0 {
+			c.add(path+".options", "only a choice field has options")
+		}
+	}
 }
 
 func (c *checker) workOrderType(w *WorkOrderType) {
