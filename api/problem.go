@@ -67,6 +67,9 @@ func toProblem(err error) *problemError {
 	}
 	var perr *process.Error
 	if errors.As(err, &perr) && perr.Code != process.CodeNotFound {
+		if perr.Code == process.CodeForbidden {
+			return newProblem(http.StatusForbidden, "forbidden", "Not allowed for you", perr.Message)
+		}
 		if perr.Code == process.CodeInvalid {
 			p := newProblem(http.StatusUnprocessableEntity, "invalid-fields", "Invalid fields", perr.Message)
 			p.problem.Errors = perr.Fields

@@ -84,6 +84,8 @@ func New(cfg Config) *Server {
 	v1.POST("/service-requests", agents, s.createServiceRequest)
 	v1.GET("/service-requests", staff, s.listServiceRequests)
 	v1.GET("/service-requests/:id", staff, s.getServiceRequest)
+	v1.PATCH("/service-requests/:id", agents, s.patchServiceRequest)
+	v1.POST("/service-requests/:id/take-over", agents, s.takeOverServiceRequest)
 	v1.GET("/service-requests/:id/events", staff, s.listServiceRequestEvents)
 	v1.POST("/service-requests/:id/progress", agents, s.progressServiceRequest)
 	v1.POST("/service-requests/:id/regress", agents, s.regressServiceRequest)

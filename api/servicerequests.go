@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/workflows"
@@ -19,16 +21,20 @@ import (
 
 // createServiceRequestBody is the body of POST /v1/service-requests.
 type createServiceRequestBody struct {
-	Queue       string          `json:"queue"`
-	Contact     process.Contact `json:"contact"`
-	Subject     string          `json:"subject"`
-	Description string          `json:"description"`
-	Impact      string          `json:"impact"`
-	Urgency     string          `json:"urgency"`
-	Categories  []string        `json:"categories"`
-	Tags        []string        `json:"tags"`
-	Owner       string          `json:"owner"`
-	Team        string          `json:"team"`
+	Queue           string           `json:"queue"`
+	Contact         process.Contact  `json:"contact"`
+	Subject         string           `json:"subject"`
+	Description     string           `json:"description"`
+	Impact          string           `json:"impact"`
+	Urgency         string           `json:"urgency"`
+	Categories      []string         `json:"categories"`
+	Tags            []string         `json:"tags"`
+	Owner           string           `json:"owner"`
+	Team            string           `json:"team"`
+	Fields          map[string]any   `json:"fields"`
+	Related         []string         `json:"related"`
+	Address         *process.Address `json:"address"`
+	AffectedService string           `json:"affectedService"`
 }
 
 // idNamespace derives request ids from idempotency keys.
@@ -59,7 +65,12 @@ func (s *Server) createServiceRequest(c *gin.Context) {
 	in := process.NewServiceRequest{
 		ID: id, Queue: q.Key, Subject: body.Subject, Description: body.Description, Contact: body.Contact,
 		Impact: body.Impact, Urgency: body.Urgency, Categories: body.Categories, Tags: body.Tags,
-		Owner: body.Owner, Team: body.Team,
+		Owner: body.Owner, Team: body.Team, Fields: body.Fields, Related: body.Related, Address: body.Address,
+		AffectedService: body.AffectedService,
+	}
+	if err := s.requireRequests(c.Request.Context(), p, "related", body.Related); err != nil {
+		_ = c.Error(err)
+		return
 	}
 	now := s.cfg.Now()
 	// Validate before a number is used up; the run applies the same rules again.
@@ -108,6 +119,9 @@ func (s *Server) listServiceRequests(c *gin.Context) {
 		Queue: c.Query("queue"), State: c.Query("state"), Stage: c.Query("stage"), Owner: c.Query("owner"),
 		Priority: c.Query("priority"), Tag: c.Query("tag"), Cursor: c.Query("cursor"),
 	}
+	if p, _ := principalOf(c); !seesEverything(p) {
+		f.Viewer, f.ViewerGroups = p.Subject, p.Groups
+	}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
@@ -125,7 +139,7 @@ func (s *Server) listServiceRequests(c *gin.Context) {
 }
 
 func (s *Server) getServiceRequest(c *gin.Context) {
-	sr, err := s.cfg.Store.GetServiceRequest(c.Request.Context(), c.Param("id"))
+	sr, err := s.visibleRequest(c, c.Param("id"))
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -133,10 +147,44 @@ func (s *Server) getServiceRequest(c *gin.Context) {
 	writeJSON(c, http.StatusOK, sr)
 }
 
+// seesEverything: supervisors and admins see every request.
+func seesEverything(p auth.Principal) bool {
+	return p.HasAnyRole(auth.RoleSupervisor, auth.RoleAdmin)
+}
+
+// visibleRequest reads a request the caller may see: its owner, its creator, a member of its team,
+// a supervisor or an admin. To anyone else it does not exist (404), so ids cannot be probed.
+func (s *Server) visibleRequest(c *gin.Context, id string) (process.ServiceRequest, error) {
+	sr, err := s.cfg.Store.GetServiceRequest(c.Request.Context(), id)
+	if err != nil {
+		return sr, err
+	}
+	p, _ := principalOf(c)
+	if seesEverything(p) || p.Subject == sr.Owner || p.Subject == sr.CreatedBy || (sr.Team != "" && slices.Contains(p.Groups, sr.Team)) {
+		return sr, nil
+	}
+	return process.ServiceRequest{}, store.ErrNotFound
+}
+
+// requireRequests checks that every id names a request the caller may see.
+func (s *Server) requireRequests(ctx context.Context, p auth.Principal, field string, ids []string) error {
+	for i, id := range ids {
+		sr, err := s.cfg.Store.GetServiceRequest(ctx, id)
+		visible := err == nil && (seesEverything(p) || p.Subject == sr.Owner || p.Subject == sr.CreatedBy || (sr.Team != "" && slices.Contains(p.Groups, sr.Team)))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !visible) {
+			return invalidFields(process.FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Message: fmt.Sprintf("no request %q", id)})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Server) listServiceRequestEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	if _, err := s.cfg.Store.GetServiceRequest(ctx, id); err != nil {
+	if _, err := s.visibleRequest(c, id); err != nil {
 		_ = c.Error(err)
 		return
 	}
@@ -198,6 +246,46 @@ func (s *Server) closeServiceRequest(c *gin.Context) {
 	s.act(c, process.Action{Kind: process.ActionClose, Resolved: body.Resolved, Resolution: body.Resolution})
 }
 
+// patchBody is the body of PATCH /v1/service-requests/{id}: the fields that may change. The
+// contact and the queue are named only to refuse them with a clear message.
+type patchBody struct {
+	process.Changes
+	Contact json.RawMessage `json:"contact"`
+	Queue   json.RawMessage `json:"queue"`
+}
+
+func (s *Server) patchServiceRequest(c *gin.Context) {
+	var body patchBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	var fixed []process.FieldError
+	if body.Contact != nil {
+		fixed = append(fixed, process.FieldError{Field: "contact", Message: "cannot change after the request is created"})
+	}
+	if body.Queue != nil {
+		fixed = append(fixed, process.FieldError{Field: "queue", Message: "cannot change after the request is created"})
+	}
+	if len(fixed) > 0 {
+		_ = c.Error(invalidFields(fixed...))
+		return
+	}
+	if body.Related != nil {
+		p, _ := principalOf(c)
+		if err := s.requireRequests(c.Request.Context(), p, "related", *body.Related); err != nil {
+			_ = c.Error(err)
+			return
+		}
+	}
+	changes := body.Changes
+	s.act(c, process.Action{Kind: process.ActionUpdate, Changes: &changes})
+}
+
+func (s *Server) takeOverServiceRequest(c *gin.Context) {
+	s.act(c, process.Action{Kind: process.ActionTakeOver})
+}
+
 type decideBody struct {
 	Decision string `json:"decision"`
 	Comment  string `json:"comment"`
@@ -221,6 +309,14 @@ func (s *Server) act(c *gin.Context, a process.Action) {
 	}
 	a.ActorGroups = p.Groups
 	id := c.Param("id")
+	// Approvers decide on requests they may not otherwise see; every other action needs the request
+	// to be visible to the caller first, so its existence does not leak.
+	if a.Kind != process.ActionDecide {
+		if _, err := s.visibleRequest(c, id); err != nil {
+			_ = c.Error(err)
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
 	defer cancel()
 	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, id, a, s.updateID(c, p.Subject))

@@ -24,7 +24,7 @@ func (s *Store) SaveServiceRequest(ctx context.Context, sr process.ServiceReques
 		if _, err := q.UpsertServiceRequest(ctx, db.UpsertServiceRequestParams{
 			ID: sr.ID, Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State),
 			Priority: sr.Priority, Owner: sr.Owner, Team: sr.Team, Tags: sr.Tags, Revision: sr.Revision,
-			CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt, Doc: doc,
+			CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt, Doc: doc, CreatedBy: sr.CreatedBy,
 		}); err != nil {
 			return fmt.Errorf("store: save request %s: %w", sr.ID, err)
 		}
@@ -58,6 +58,10 @@ func (s *Store) GetServiceRequest(ctx context.Context, id string) (process.Servi
 // ServiceRequestFilter selects requests for a list. Empty fields do not filter.
 type ServiceRequestFilter struct {
 	Queue, State, Stage, Owner, Priority, Tag string
+	// Viewer, when set, limits the list to the requests the viewer may see: owned, created, or
+	// given to one of ViewerGroups.
+	Viewer       string
+	ViewerGroups []string
 	// Cursor continues a list where a previous page ended.
 	Cursor string
 	// Limit is the page size (1..200, default 50).
@@ -83,6 +87,7 @@ func (s *Store) ListServiceRequests(ctx context.Context, f ServiceRequestFilter)
 	params := db.ListServiceRequestsParams{
 		Queue: optional(f.Queue), State: optional(f.State), Stage: optional(f.Stage),
 		Owner: optional(f.Owner), Priority: optional(f.Priority), Tag: optional(f.Tag),
+		Viewer: optional(f.Viewer), ViewerGroups: nonNilStrings(f.ViewerGroups),
 		MaxRows: int32(limit + 1),
 	}
 	if f.Cursor != "" {

@@ -94,7 +94,7 @@ func translate(err error) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch process.Code(appErr.Type()) {
-		case process.CodeInvalid, process.CodeNotAllowed:
+		case process.CodeInvalid, process.CodeNotAllowed, process.CodeNotFound, process.CodeForbidden:
 			var pe process.Error
 			if appErr.HasDetails() && appErr.Details(&pe) == nil {
 				return &pe

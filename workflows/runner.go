@@ -170,6 +170,20 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 				res, err := r.webhook(gctx, e)
 				return "webhook", e.EffectID, res, err
 			}
+		case process.Relate:
+			other := e
+			r.effects++
+			workflow.Go(ctx, func(gctx workflow.Context) {
+				defer func() { r.effects-- }()
+				err := workflow.SignalExternalWorkflow(gctx, ServiceRequestWorkflowID(other.Other), "", SignalAction, ActInput{Action: process.Action{
+					Kind: process.ActionRelate, Actor: "system", RelatedID: other.Self, Remove: other.Remove,
+				}}).Get(gctx, nil)
+				if err != nil {
+					// The other request is closed (its run ended) or gone: the link shows on this side only.
+					workflow.GetLogger(gctx).Warn("could not tell a related request", "request", other.Other, "error", err)
+				}
+			})
+			continue
 		case process.StartWorkOrder:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
 				res, err := r.convert(gctx, e)
@@ -191,10 +205,25 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 	}
 }
 
+// listen feeds the actions that arrive as signals into the inbox.
+func (r *runner[S]) listen(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, SignalAction)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		for {
+			var in ActInput
+			if !ch.Receive(gctx, &in) {
+				return
+			}
+			r.inbox = append(r.inbox, in.Action)
+		}
+	})
+}
+
 // run brings a run to its end: a new record is settled first (projection, timers, effects), a
 // resumed one restarts its timers; then the loop runs until the record is closed or the server
 // suggests continuing as new.
 func (r *runner[S]) run(ctx workflow.Context, resumed bool, effects []process.Effect) error {
+	r.listen(ctx)
 	if resumed {
 		r.reconcileTimers(ctx)
 	} else if err := r.settle(ctx, r.state, effects); err != nil {

@@ -38,6 +38,11 @@ const (
 	UpdateMigrate = "migrate"
 )
 
+// SignalAction carries an ActInput that does not need an answer: a contact's decision through a
+// signed link, a link made by another request. Signals are accepted even while no worker runs; the
+// run applies them in order, and one the record no longer accepts is recorded in the log only.
+const SignalAction = "action"
+
 // ServiceRequestInput starts a ServiceRequest run. The definition is pinned here: editing the YAML
 // never changes a running request.
 type ServiceRequestInput struct {

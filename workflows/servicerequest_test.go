@@ -95,7 +95,7 @@ func (h *harness) send(after time.Duration, name, updateID string, arg any) *out
 }
 
 func act(kind process.ActionKind, mods ...func(*process.Action)) workflows.ActInput {
-	a := process.Action{Kind: kind, Actor: "bob"}
+	a := process.Action{Kind: kind, Actor: "alice"}
 	for _, m := range mods {
 		m(&a)
 	}
@@ -174,7 +174,7 @@ func TestServiceRequestLifecycle(t *testing.T) {
 	}
 	require.Equal(t, []process.EventType{process.EventCreated, process.EventStageChanged, process.EventRegressed, process.EventClosed, process.EventNotificationSent}, types)
 	require.Equal(t, "wrong queue", events[2].Details["reason"])
-	require.Equal(t, "bob", events[3].Actor)
+	require.Equal(t, "alice", events[3].Actor)
 	require.True(t, events[1].At.Equal(events[0].At.Add(time.Minute)), "events carry the workflow's time")
 
 	// The notification was rendered from the pinned template and stored once.

@@ -1,7 +1,7 @@
 -- name: UpsertServiceRequest :execrows
 -- Writes the projection of a request unless a newer revision is already there.
-INSERT INTO service_requests (id, number, queue, stage, state, priority, owner, team, tags, revision, created_at, updated_at, doc)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+INSERT INTO service_requests (id, number, queue, stage, state, priority, owner, team, tags, revision, created_at, updated_at, doc, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO UPDATE SET
     stage = excluded.stage, state = excluded.state, priority = excluded.priority,
     owner = excluded.owner, team = excluded.team, tags = excluded.tags,
@@ -27,6 +27,8 @@ WHERE (sqlc.narg(queue)::text IS NULL OR queue = sqlc.narg(queue))
   AND (sqlc.narg(owner)::text IS NULL OR owner = sqlc.narg(owner))
   AND (sqlc.narg(priority)::text IS NULL OR priority = sqlc.narg(priority))
   AND (sqlc.narg(tag)::text IS NULL OR tags @> ARRAY[sqlc.narg(tag)::text])
+  AND (sqlc.narg(viewer)::text IS NULL OR owner = sqlc.narg(viewer) OR created_by = sqlc.narg(viewer)
+       OR team = ANY(sqlc.arg(viewer_groups)::text[]))
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
        OR (created_at, id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::uuid))
 ORDER BY created_at DESC, id DESC

@@ -61,6 +61,7 @@ type ServiceRequest struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Doc       []byte
+	CreatedBy string
 }
 
 type ServiceRequestEvent struct {

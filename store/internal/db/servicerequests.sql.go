@@ -114,10 +114,12 @@ WHERE ($1::text IS NULL OR queue = $1)
   AND ($4::text IS NULL OR owner = $4)
   AND ($5::text IS NULL OR priority = $5)
   AND ($6::text IS NULL OR tags @> ARRAY[$6::text])
-  AND ($7::timestamptz IS NULL
-       OR (created_at, id) < ($7::timestamptz, $8::uuid))
+  AND ($7::text IS NULL OR owner = $7 OR created_by = $7
+       OR team = ANY($8::text[]))
+  AND ($9::timestamptz IS NULL
+       OR (created_at, id) < ($9::timestamptz, $10::uuid))
 ORDER BY created_at DESC, id DESC
-LIMIT $9
+LIMIT $11
 `
 
 type ListServiceRequestsParams struct {
@@ -127,6 +129,8 @@ type ListServiceRequestsParams struct {
 	Owner          *string
 	Priority       *string
 	Tag            *string
+	Viewer         *string
+	ViewerGroups   []string
 	AfterCreatedAt *time.Time
 	AfterID        *string
 	MaxRows        int32
@@ -146,6 +150,8 @@ func (q *Queries) ListServiceRequests(ctx context.Context, arg ListServiceReques
 		arg.Owner,
 		arg.Priority,
 		arg.Tag,
+		arg.Viewer,
+		arg.ViewerGroups,
 		arg.AfterCreatedAt,
 		arg.AfterID,
 		arg.MaxRows,
@@ -169,8 +175,8 @@ func (q *Queries) ListServiceRequests(ctx context.Context, arg ListServiceReques
 }
 
 const upsertServiceRequest = `-- name: UpsertServiceRequest :execrows
-INSERT INTO service_requests (id, number, queue, stage, state, priority, owner, team, tags, revision, created_at, updated_at, doc)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+INSERT INTO service_requests (id, number, queue, stage, state, priority, owner, team, tags, revision, created_at, updated_at, doc, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO UPDATE SET
     stage = excluded.stage, state = excluded.state, priority = excluded.priority,
     owner = excluded.owner, team = excluded.team, tags = excluded.tags,
@@ -192,6 +198,7 @@ type UpsertServiceRequestParams struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Doc       []byte
+	CreatedBy string
 }
 
 // Writes the projection of a request unless a newer revision is already there.
@@ -210,6 +217,7 @@ func (q *Queries) UpsertServiceRequest(ctx context.Context, arg UpsertServiceReq
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.Doc,
+		arg.CreatedBy,
 	)
 	if err != nil {
 		return 0, err
