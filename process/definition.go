@@ -100,6 +100,8 @@ type AutomationAction struct {
 	Webhook  *WebhookAction  `yaml:"webhook" json:"webhook,omitempty"`
 	Convert  *ConvertAction  `yaml:"convert" json:"convert,omitempty"`
 	Activity *ActivityAction `yaml:"activity" json:"activity,omitempty"`
+	// Approval asks for an approval on the record (service requests), not tied to a stage change.
+	Approval *Approval `yaml:"approval" json:"approval,omitempty"`
 }
 
 // NotifyAction sends a message made from a template.
@@ -126,9 +128,10 @@ type ConvertAction struct {
 
 // ActivityAction gives a task to a user or team.
 type ActivityAction struct {
-	Title string   `yaml:"title,required" json:"title"`
-	To    string   `yaml:"to,required" json:"to"`
-	Due   Duration `yaml:"due" json:"due,omitempty"`
+	Title string `yaml:"title,required" json:"title"`
+	// To is owner, team, user:NAME or team:NAME.
+	To  string   `yaml:"to,required" json:"to"`
+	Due Duration `yaml:"due" json:"due,omitempty"`
 }
 
 // Approval gates a step until approvers decide.

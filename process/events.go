@@ -118,9 +118,12 @@ type Action struct {
 
 	TimerID string `json:"timerId,omitempty"`
 
-	Changes   *Changes `json:"changes,omitempty"`
-	RelatedID string   `json:"relatedId,omitempty"`
-	Remove    bool     `json:"remove,omitempty"`
+	Changes   *Changes     `json:"changes,omitempty"`
+	NoteInput *NoteInput   `json:"noteInput,omitempty"`
+	Charge    *ChargeInput `json:"charge,omitempty"`
+	Task      *TaskInput   `json:"task,omitempty"`
+	RelatedID string       `json:"relatedId,omitempty"`
+	Remove    bool         `json:"remove,omitempty"`
 
 	EffectID   string            `json:"effectId,omitempty"`
 	EffectKind string            `json:"effectKind,omitempty"` // notify, webhook, convert

@@ -204,7 +204,29 @@ var automationTriggers = []EventType{
 
 // actionEffects turns the actions of an automation, an SLA block or a node into effects. idPrefix
 // makes effect IDs unique and deterministic.
+// reactions are what the actions of an automation or an SLA block produce: effects for the shell,
+// events, and, for a service request, activities and approvals to open on the record.
+type reactions struct {
+	effects   []Effect
+	events    []Event
+	tasks     []ActivityAction
+	approvals []Approval
+}
+
 func actionEffects(actions []AutomationAction, idPrefix string, ev Event, text func(Text) (string, error)) ([]Effect, []Event) {
+	r := react(actions, idPrefix, ev, text)
+	events := r.events
+	for _, t := range r.tasks {
+		events = append(events, Event{Type: EventActivityCreated, Actor: "automation", At: ev.At, Details: map[string]any{
+			"title": t.Title, "to": t.To, "due": t.Due.String(),
+		}})
+	}
+	return r.effects, events
+}
+
+// react turns actions into reactions. idPrefix makes effect IDs unique and deterministic.
+func react(actions []AutomationAction, idPrefix string, ev Event, text func(Text) (string, error)) reactions {
+	var r reactions
 	var effects []Effect
 	var events []Event
 	for i, a := range actions {
@@ -235,12 +257,13 @@ func actionEffects(actions []AutomationAction, idPrefix string, ev Event, text f
 				effects = append(effects, StartWorkOrder{EffectID: id, RecordType: a.Convert.RecordType, Fields: fields})
 			}
 		case a.Activity != nil:
-			events = append(events, Event{Type: EventActivityCreated, Actor: "automation", At: ev.At, Details: map[string]any{
-				"title": a.Activity.Title, "to": a.Activity.To, "due": a.Activity.Due.String(),
-			}})
+			r.tasks = append(r.tasks, *a.Activity)
+		case a.Approval != nil:
+			r.approvals = append(r.approvals, *a.Approval)
 		}
 	}
-	return effects, events
+	r.effects, r.events = effects, events
+	return r
 }
 
 // expressionFailed is the event recorded when an expression fails at run time.

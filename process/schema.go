@@ -920,6 +920,7 @@ var schemaDocs = map[string]string{
 	"AutomationAction.webhook":  "Post the record and the event to a URL.",
 	"AutomationAction.convert":  "Start a work order from the record.",
 	"AutomationAction.activity": "Give a task to a user or team.",
+	"AutomationAction.approval": "Ask for an approval on the request (approvers, mode, timeout, onTimeout), not tied to a stage change. Service requests only.",
 
 	"NotifyAction":          "Send a message made from a message template.",
 	"NotifyAction.template": "The key of a message template (definitions/templates, kind MessageTemplate).",

@@ -32,6 +32,10 @@ type ServiceRequest struct {
 	Address         *Address        `json:"address,omitempty"`
 	AffectedService string          `json:"affectedService,omitempty"`
 	SLA             SLAClock        `json:"sla"`
+	Notes           []Note          `json:"notes"`
+	Charges         []Charge        `json:"charges"`
+	Invoice         *Invoice        `json:"invoice,omitempty"`
+	Activities      []Task          `json:"activities"`
 	Approvals       []ApprovalState `json:"approvals"`
 	Resolved        *bool           `json:"resolved,omitempty"`
 	Resolution      string          `json:"resolution,omitempty"`
@@ -159,6 +163,9 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 		Categories:      nonNil(in.Categories),
 		Tags:            nonNil(in.Tags),
 		Related:         nonNil(in.Related),
+		Notes:           []Note{},
+		Charges:         []Charge{},
+		Activities:      []Task{},
 		Address:         in.Address,
 		AffectedService: in.AffectedService,
 		SLA:             startSLA(&q.Process, priority, first.ID, now),
@@ -245,6 +252,7 @@ func categoryAllowed(allowed []string, c string) bool {
 func ApplyServiceRequest(q *Queue, sr ServiceRequest, a Action, now time.Time) (ServiceRequest, []Effect, error) {
 	sr.Approvals = slices.Clone(sr.Approvals)
 	sr.Categories, sr.Tags, sr.Related = slices.Clone(sr.Categories), slices.Clone(sr.Tags), slices.Clone(sr.Related)
+	sr.Notes, sr.Charges, sr.Activities = slices.Clone(sr.Notes), slices.Clone(sr.Charges), slices.Clone(sr.Activities)
 	j := &journal{now: now, rev: &sr.Revision}
 	if err := applySR(q, &sr, a, j); err != nil {
 		return ServiceRequest{}, nil, err
@@ -262,6 +270,10 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		srTimerFired(q, sr, a.TimerID, j)
 		return nil
 	case ActionEffectDone:
+		if a.EffectKind == "invoice" {
+			srInvoiced(sr, a, j)
+			return nil
+		}
 		j.add(effectOutcome(a, j.now))
 		return nil
 	case ActionRelate:
@@ -277,6 +289,9 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 	cur := q.StageIndex(sr.Stage)
 	if cur < 0 {
 		return notAllowed("stage %q is not in queue %s", sr.Stage, q.Key)
+	}
+	if ok, err := srDesk(q, sr, a, j); ok {
+		return err
 	}
 	switch a.Kind {
 	case ActionProgress:
@@ -311,7 +326,16 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		closedAt := j.now
 		sr.ClosedAt = &closedAt
 		sr.SLA = sr.SLA.stop(q.CalendarDef, j.now)
-		j.emit(EventClosed, a.Actor, map[string]any{"from": from, "resolved": resolved, "resolution": a.Resolution})
+		details := map[string]any{"from": from, "resolved": resolved, "resolution": a.Resolution}
+		if len(sr.Charges) > 0 {
+			details["charges"], details["total"] = len(sr.Charges), chargesTotal(sr.Charges)
+		}
+		j.emit(EventClosed, a.Actor, details)
+		// Resolved: the contact is billed for the charges, once. Unresolved: nothing is billed.
+		if resolved && len(sr.Charges) > 0 {
+			j.effects = append(j.effects, IssueInvoice{EffectID: "invoice:" + sr.ID, RequestID: sr.ID, Number: sr.Number,
+				Charges: slices.Clone(sr.Charges), Total: chargesTotal(sr.Charges)})
+		}
 		return nil
 	case ActionUpdate:
 		return srUpdate(q, sr, a, j)
@@ -353,8 +377,13 @@ func srPermitted(sr *ServiceRequest, a Action) error {
 		return nil
 	}
 	switch a.Kind {
-	case ActionDecide:
-		return nil // the approval checks its approvers
+	case ActionDecide, ActionCompleteTask:
+		return nil // the approval checks its approvers, the activity its assignee
+	case ActionAddNote, ActionUpdateNote, ActionDeleteNote:
+		if a.Actor == sr.Owner || (sr.Team != "" && slices.Contains(a.ActorGroups, sr.Team)) {
+			return nil
+		}
+		return forbidden("only the owner and the team of request %s may write its notes", sr.Number)
 	case ActionTakeOver:
 		if sr.Team != "" && slices.Contains(a.ActorGroups, sr.Team) {
 			return nil
@@ -495,6 +524,26 @@ func srUpdate(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 	return nil
 }
 
+// srInvoiced records the invoice the shell issued.
+func srInvoiced(sr *ServiceRequest, a Action, j *journal) {
+	if a.Error != "" {
+		j.emit(EventInvoiceFailed, "system", map[string]any{"error": a.Error})
+		return
+	}
+	inv := Invoice{Number: a.Result["number"], Total: chargesTotal(sr.Charges), Lines: len(sr.Charges), IssuedAt: j.now}
+	sr.Invoice = &inv
+	j.emit(EventInvoiceIssued, "system", map[string]any{"invoice": inv.Number, "total": inv.Total, "lines": inv.Lines})
+}
+
+// fieldsView copies the custom fields for expressions.
+func fieldsView(fields map[string]any) map[string]any {
+	out := make(map[string]any, len(fields))
+	for _, k := range sortedKeys(fields) {
+		out[k] = fields[k]
+	}
+	return out
+}
+
 // srRelate records, on this request, a link made or removed by another request.
 func srRelate(sr *ServiceRequest, a Action, j *journal) {
 	has := slices.Contains(sr.Related, a.RelatedID)
@@ -588,10 +637,38 @@ func srTimerFired(q *Queue, sr *ServiceRequest, id string, j *journal) {
 
 func srSLAActions(q *Queue, sr *ServiceRequest, actions []AutomationAction, prefix string, j *journal) {
 	trigger := j.events[len(j.events)-1]
-	effects, events := actionEffects(actions, fmt.Sprintf("%s:%d", prefix, trigger.Seq), trigger, srText(q, *sr, trigger))
-	j.effects = append(j.effects, effects...)
-	for _, e := range events {
+	srReact(q, sr, actions, fmt.Sprintf("%s:%d", prefix, trigger.Seq), trigger, j)
+}
+
+// srReact carries out the actions of an automation or an SLA block on a request.
+func srReact(q *Queue, sr *ServiceRequest, actions []AutomationAction, prefix string, trigger Event, j *journal) {
+	r := react(actions, prefix, trigger, srText(q, *sr, trigger))
+	j.effects = append(j.effects, r.effects...)
+	for _, e := range r.events {
 		j.add(e)
+	}
+	for _, t := range r.tasks {
+		task := Task{Title: t.Title, Automated: true}
+		switch word, name, _ := strings.Cut(t.To, ":"); {
+		case t.To == "owner":
+			task.User = sr.Owner
+		case t.To == "team":
+			task.Team = sr.Team
+		case word == "user":
+			task.User = name
+		case word == "team":
+			task.Team = name
+		}
+		if !t.Due.IsZero() {
+			due := Deadline(j.now, t.Due, q.CalendarDef)
+			task.Due = &due
+		}
+		srAddTask(sr, task, "automation", j)
+	}
+	for _, a := range r.approvals {
+		id := fmt.Sprintf("auto-%d", sr.Revision+1)
+		sr.Approvals = append(sr.Approvals, newApproval(id, a, &q.Process, j.now))
+		j.emit(EventApprovalRequested, "automation", map[string]any{"approval": id, "needed": a.Mode.Quorum(len(a.Approvers))})
 	}
 }
 
@@ -621,11 +698,7 @@ func srAutomations(q *Queue, sr *ServiceRequest, j *journal) {
 			if auto.On != ev.Type || !srCondition(q, *sr, auto.When, ev, j) {
 				continue
 			}
-			effects, events := actionEffects(auto.Do, fmt.Sprintf("auto-%d:%d", ai, ev.Seq), ev, srText(q, *sr, ev))
-			j.effects = append(j.effects, effects...)
-			for _, e := range events {
-				j.add(e)
-			}
+			srReact(q, sr, auto.Do, fmt.Sprintf("auto-%d:%d", ai, ev.Seq), ev, j)
 		}
 	}
 }
@@ -638,7 +711,8 @@ func srView(q *Queue, sr ServiceRequest, ev Event) SREnv {
 			Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State), Priority: sr.Priority,
 			Impact: sr.Impact, Urgency: sr.Urgency, Subject: sr.Subject, Description: sr.Description,
 			Contact: ContactView(sr.Contact), Owner: sr.Owner, Team: sr.Team,
-			Categories: sr.Categories, Tags: sr.Tags, Fields: map[string]any{},
+			Categories: sr.Categories, Tags: sr.Tags, Fields: fieldsView(sr.Fields),
+			Charges: ChargesView{Total: chargesTotal(sr.Charges), Count: len(sr.Charges)},
 		},
 		Event: eventView(ev),
 	}

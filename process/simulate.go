@@ -304,6 +304,10 @@ func (s *simulation) effects(effects []Effect) {
 		case CallWebhook:
 			s.line(s.now, "→ webhook", "POST "+e.URL)
 			done = append(done, Action{Kind: ActionEffectDone, EffectID: e.EffectID, EffectKind: "webhook", Actor: "system"})
+		case IssueInvoice:
+			s.line(s.now, "→ invoice", fmt.Sprintf("bill the contact %.2f for %d charge(s)", e.Total, len(e.Charges)))
+			done = append(done, Action{Kind: ActionEffectDone, EffectID: e.EffectID, EffectKind: "invoice", Actor: "system",
+				Result: map[string]string{"number": "SIM-INV-1"}})
 		case StartWorkOrder:
 			s.line(s.now, "→ convert", fmt.Sprintf("start a %s work order (%s)", e.RecordType, formatFields(e.Fields)))
 			done = append(done, Action{Kind: ActionEffectDone, EffectID: e.EffectID, EffectKind: "convert", Actor: "system",

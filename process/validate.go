@@ -297,13 +297,13 @@ func (c *checker) actions(path string, actions []AutomationAction, p *Process) {
 	for i, a := range actions {
 		ap := fmt.Sprintf("%s[%d]", path, i)
 		n := 0
-		for _, set := range []bool{a.Notify != nil, a.Webhook != nil, a.Convert != nil, a.Activity != nil} {
+		for _, set := range []bool{a.Notify != nil, a.Webhook != nil, a.Convert != nil, a.Activity != nil, a.Approval != nil} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
-			c.add(ap, "an action is exactly one of notify, webhook, convert or activity")
+			c.add(ap, "an action is exactly one of notify, webhook, convert, activity or approval")
 			continue
 		}
 		switch {
@@ -315,6 +315,16 @@ func (c *checker) actions(path string, actions []AutomationAction, p *Process) {
 			c.convert(ap+".convert", a.Convert.RecordType, a.Convert.Map)
 		case a.Activity != nil:
 			c.duration(ap+".activity.due", a.Activity.Due, p)
+			word, name, hasName := strings.Cut(a.Activity.To, ":")
+			if !(a.Activity.To == "owner" || a.Activity.To == "team" || (hasName && name != "" && (word == "user" || word == "team"))) {
+				c.add(ap+".activity.to", "%q: give the activity to owner, team, user:NAME or team:NAME", a.Activity.To)
+			}
+		case a.Approval != nil:
+			if p.Kind == KindWorkOrderType {
+				c.add(ap+".approval", "in a work-order type, approvals are nodes (type: approval)")
+				continue
+			}
+			c.approval(ap+".approval", *a.Approval, p)
 		}
 	}
 }
