@@ -23,6 +23,7 @@ type Workflows interface {
 	StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, preview process.ServiceRequest) (process.ServiceRequest, error)
 	ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error)
 	MigrateServiceRequest(ctx context.Context, id string, q *process.Queue, stages map[string]string, actor, updateID string) (process.ServiceRequest, error)
+	SignalServiceRequest(ctx context.Context, id string, a process.Action) error
 	CheckHealth(ctx context.Context) error
 }
 
@@ -34,6 +35,8 @@ type Store interface {
 	ListServiceRequestEvents(ctx context.Context, id string, afterSeq int64, limit int) ([]process.Event, error)
 	GetDefinition(ctx context.Context, version string) (store.Definition, error)
 	ListDefinitionVersions(ctx context.Context, key string) ([]store.Definition, error)
+	ListTodo(ctx context.Context, user string, groups, roles []string) ([]store.TodoItem, error)
+	GetTodoItem(ctx context.Context, id string) (store.TodoItem, error)
 	Ping(ctx context.Context) error
 }
 
@@ -77,6 +80,8 @@ func New(cfg Config) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/approve/:token", s.approvalPageGet)
+	e.POST("/approve/:token", s.approvalPagePost)
 
 	v1 := e.Group("/v1", s.authenticate)
 	staff := requireRole(auth.Roles...)
@@ -91,6 +96,16 @@ func New(cfg Config) *Server {
 	v1.POST("/service-requests/:id/regress", agents, s.regressServiceRequest)
 	v1.POST("/service-requests/:id/close", agents, s.closeServiceRequest)
 	v1.POST("/service-requests/:id/approvals/:approvalId", staff, s.decideApproval)
+	v1.GET("/service-requests/:id/approvals/:approvalId/link", agents, s.approvalLink)
+	v1.POST("/service-requests/:id/notes", agents, s.addNote)
+	v1.PATCH("/service-requests/:id/notes/:itemId", agents, s.updateNote)
+	v1.DELETE("/service-requests/:id/notes/:itemId", agents, s.deleteNote)
+	v1.POST("/service-requests/:id/charges", agents, s.addCharge)
+	v1.PATCH("/service-requests/:id/charges/:itemId", agents, s.updateCharge)
+	v1.DELETE("/service-requests/:id/charges/:itemId", agents, s.removeCharge)
+	v1.POST("/service-requests/:id/activities", agents, s.addActivity)
+	v1.GET("/todo", staff, s.todo)
+	v1.POST("/todo/:itemId/complete", staff, s.completeTodo)
 	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)
 
 	designers := requireRole(auth.RoleDesigner, auth.RoleAdmin)

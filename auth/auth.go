@@ -106,6 +106,9 @@ func (k *Keys) Verify(token string) (Principal, error) {
 	if c.Subject == "" {
 		return Principal{}, errors.New("auth: the token has no subject")
 	}
+	if len(c.Audience) > 0 {
+		return Principal{}, errors.New("auth: a link token is not a staff token")
+	}
 	return Principal{Subject: c.Subject, Roles: c.Roles, Groups: c.Groups}, nil
 }
 
@@ -174,4 +177,43 @@ func joinRoles(rs []Role) string {
 		s[i] = string(r)
 	}
 	return strings.Join(s, ", ")
+}
+
+// LinkClaims is what a signed link (a contact's approval link) grants: one purpose, on one item of
+// one record, until it expires.
+type LinkClaims struct {
+	Purpose  string
+	RecordID string
+	ItemID   string
+}
+
+type linkClaims struct {
+	Item string `json:"item"`
+	jwt.RegisteredClaims
+}
+
+// IssueLink signs a link token for a contact who has no login.
+func (k *Keys) IssueLink(l LinkClaims, ttl time.Duration, now time.Time) (string, error) {
+	if l.Purpose == "" || l.RecordID == "" || l.ItemID == "" {
+		return "", errors.New("auth: a link needs a purpose, a record and an item")
+	}
+	c := linkClaims{Item: l.ItemID, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: l.RecordID, Issuer: Issuer, Audience: jwt.ClaimStrings{"link:" + l.Purpose},
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.secret)
+}
+
+// VerifyLink checks a link token for the purpose. Staff tokens are not links and links are not
+// staff tokens: the audience tells them apart.
+func (k *Keys) VerifyLink(token, purpose string) (LinkClaims, error) {
+	var c linkClaims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(Issuer), jwt.WithAudience("link:"+purpose), jwt.WithExpirationRequired(),
+	)
+	if err != nil {
+		return LinkClaims{}, fmt.Errorf("auth: %w", err)
+	}
+	return LinkClaims{Purpose: purpose, RecordID: c.Subject, ItemID: c.Item}, nil
 }

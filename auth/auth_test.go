@@ -88,3 +88,24 @@ func TestLoadSecretSharedThroughDataDir(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "from-the-environment-which-is-long-enough", string(env))
 }
+
+func TestLinks(t *testing.T) {
+	k := testKeys(t, strings.Repeat("s", 32))
+	link, err := k.IssueLink(LinkClaims{Purpose: "approval", RecordID: "r1", ItemID: "a1"}, time.Hour, time.Now())
+	require.NoError(t, err)
+	got, err := k.VerifyLink(link, "approval")
+	require.NoError(t, err)
+	require.Equal(t, LinkClaims{Purpose: "approval", RecordID: "r1", ItemID: "a1"}, got)
+	_, err = k.VerifyLink(link, "rating")
+	require.Error(t, err, "a link is good for its purpose only")
+	_, err = k.Verify(link)
+	require.Error(t, err, "a link is not a staff token")
+	staff, err := k.Issue(Principal{Subject: "alice", Roles: []Role{RoleAdmin}}, time.Hour, time.Now())
+	require.NoError(t, err)
+	_, err = k.VerifyLink(staff, "approval")
+	require.Error(t, err, "a staff token is not a link")
+	old, err := k.IssueLink(LinkClaims{Purpose: "approval", RecordID: "r1", ItemID: "a1"}, time.Minute, time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	_, err = k.VerifyLink(old, "approval")
+	require.Error(t, err)
+}

@@ -21,12 +21,24 @@ func (s *Store) SaveServiceRequest(ctx context.Context, sr process.ServiceReques
 		return fmt.Errorf("store: encode request %s: %w", sr.ID, err)
 	}
 	return s.inTx(ctx, func(q *db.Queries) error {
-		if _, err := q.UpsertServiceRequest(ctx, db.UpsertServiceRequestParams{
+		written, err := q.UpsertServiceRequest(ctx, db.UpsertServiceRequestParams{
 			ID: sr.ID, Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State),
 			Priority: sr.Priority, Owner: sr.Owner, Team: sr.Team, Tags: sr.Tags, Revision: sr.Revision,
 			CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt, Doc: doc, CreatedBy: sr.CreatedBy,
-		}); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("store: save request %s: %w", sr.ID, err)
+		}
+		// The to-do items follow the newest revision only.
+		if written > 0 {
+			if err := q.DeleteTodoItems(ctx, sr.ID); err != nil {
+				return fmt.Errorf("store: to-do of request %s: %w", sr.ID, err)
+			}
+			for _, item := range todoItems(sr) {
+				if err := q.InsertTodoItem(ctx, item); err != nil {
+					return fmt.Errorf("store: to-do of request %s: %w", sr.ID, err)
+				}
+			}
 		}
 		for _, e := range events {
 			details, err := json.Marshal(e.Details)

@@ -182,3 +182,22 @@ func TestDefinitions(t *testing.T) {
 	_, err = s.GetDefinition(ctx, "nope")
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+func TestIssueInvoiceOnce(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	id := uuid.NewString()
+	charges := []process.Charge{{ID: "c1", Kind: process.ChargeService, Description: "Visit", Quantity: 1, UnitPrice: 80, Amount: 80}}
+	first, err := s.IssueInvoice(ctx, id, charges, 80, t0)
+	require.NoError(t, err)
+	require.Equal(t, "INV-2026-000001", first)
+	again, err := s.IssueInvoice(ctx, id, charges, 80, t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, first, again, "a retry returns the invoice already issued")
+	n, err := s.InvoiceCount(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	other, err := s.IssueInvoice(ctx, uuid.NewString(), charges, 80, t0)
+	require.NoError(t, err)
+	require.Equal(t, "INV-2026-000002", other)
+}

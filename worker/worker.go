@@ -17,6 +17,7 @@ type Store interface {
 	activities.ProjectionStore
 	activities.MessageStore
 	activities.DefinitionStore
+	activities.InvoiceStore
 }
 
 // Dependencies are what the activities need.
@@ -44,4 +45,5 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL})
 	r.RegisterActivity(&activities.Webhooks{Client: deps.HTTPClient})
 	r.RegisterActivity(&activities.Definitions{Store: deps.Store})
+	r.RegisterActivity(&activities.Invoices{Store: deps.Store})
 }

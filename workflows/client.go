@@ -129,3 +129,12 @@ func (c *Client) MigrateServiceRequest(ctx context.Context, id string, q *proces
 	})
 	return requestResult(ctx, handle, err)
 }
+
+// SignalServiceRequest sends an action that needs no answer (a contact's decision by link). The
+// server accepts it even while no worker runs; the run applies it when it next runs.
+func (c *Client) SignalServiceRequest(ctx context.Context, id string, a process.Action) error {
+	if err := c.c.SignalWorkflow(ctx, ServiceRequestWorkflowID(id), "", SignalAction, ActInput{Action: a}); err != nil {
+		return translate(err)
+	}
+	return nil
+}

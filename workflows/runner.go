@@ -184,6 +184,16 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 				}
 			})
 			continue
+		case process.IssueInvoice:
+			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
+				actx := workflow.WithActivityOptions(gctx, effectOptions)
+				var a *activities.Invoices
+				var res activities.IssueInvoiceResult
+				err := workflow.ExecuteActivity(actx, a.Issue, activities.IssueInvoiceInput{
+					RequestID: e.RequestID, Charges: e.Charges, Total: e.Total, At: now(gctx),
+				}).Get(gctx, &res)
+				return "invoice", e.EffectID, map[string]string{"number": res.Number}, err
+			}
 		case process.StartWorkOrder:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
 				res, err := r.convert(gctx, e)

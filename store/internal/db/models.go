@@ -25,6 +25,14 @@ type DefinitionHead struct {
 	UpdatedAt time.Time
 }
 
+type Invoice struct {
+	RequestID string
+	Number    string
+	Total     float64
+	Lines     []byte
+	IssuedAt  time.Time
+}
+
 type Notification struct {
 	RecordID   string
 	EffectID   string
@@ -71,6 +79,20 @@ type ServiceRequestEvent struct {
 	Actor     string
 	At        time.Time
 	Details   []byte
+}
+
+type TodoItem struct {
+	ID        string
+	RecordID  string
+	Number    string
+	Kind      string
+	Title     string
+	Users     []string
+	Groups    []string
+	Roles     []string
+	Contact   bool
+	Due       *time.Time
+	CreatedAt time.Time
 }
 
 type WorkOrder struct {

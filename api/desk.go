@@ -1,0 +1,283 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
+	"github.com/fieldflow/fieldflow/workflows"
+)
+
+// Notes, charges, activities, the to-do center and the contact's approval link.
+
+type noteBody struct {
+	Text   *string `json:"text"`
+	Pinned *bool   `json:"pinned"`
+}
+
+func (s *Server) addNote(c *gin.Context) {
+	var body noteBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionAddNote, NoteInput: &process.NoteInput{Text: body.Text, Pinned: body.Pinned}})
+}
+
+func (s *Server) updateNote(c *gin.Context) {
+	var body noteBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionUpdateNote, NoteInput: &process.NoteInput{ID: c.Param("itemId"), Text: body.Text, Pinned: body.Pinned}})
+}
+
+func (s *Server) deleteNote(c *gin.Context) {
+	s.act(c, process.Action{Kind: process.ActionDeleteNote, NoteInput: &process.NoteInput{ID: c.Param("itemId")}})
+}
+
+type chargeBody struct {
+	Kind        process.ChargeKind `json:"kind"`
+	Description *string            `json:"description"`
+	Quantity    *float64           `json:"quantity"`
+	UnitPrice   *float64           `json:"unitPrice"`
+}
+
+func (b chargeBody) input(id string) *process.ChargeInput {
+	return &process.ChargeInput{ID: id, Kind: b.Kind, Description: b.Description, Quantity: b.Quantity, UnitPrice: b.UnitPrice}
+}
+
+func (s *Server) addCharge(c *gin.Context) {
+	var body chargeBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionAddCharge, Charge: body.input("")})
+}
+
+func (s *Server) updateCharge(c *gin.Context) {
+	var body chargeBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionUpdateCharge, Charge: body.input(c.Param("itemId"))})
+}
+
+func (s *Server) removeCharge(c *gin.Context) {
+	s.act(c, process.Action{Kind: process.ActionRemoveCharge, Charge: &process.ChargeInput{ID: c.Param("itemId")}})
+}
+
+type activityBody struct {
+	Title string     `json:"title"`
+	User  string     `json:"user"`
+	Team  string     `json:"team"`
+	Due   *time.Time `json:"due"`
+}
+
+func (s *Server) addActivity(c *gin.Context) {
+	var body activityBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionAddActivity, Task: &process.TaskInput{Title: body.Title, User: body.User, Team: body.Team, Due: body.Due}})
+}
+
+// todo lists the caller's open activities and pending approvals.
+func (s *Server) todo(c *gin.Context) {
+	p, _ := principalOf(c)
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	items, err := s.cfg.Store.ListTodo(c.Request.Context(), p.Subject, p.Groups, roles)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, gin.H{"items": items})
+}
+
+// completeTodo completes an activity from the to-do center.
+func (s *Server) completeTodo(c *gin.Context) {
+	item, err := s.cfg.Store.GetTodoItem(c.Request.Context(), c.Param("itemId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if item.Kind != "activity" {
+		_ = c.Error(newProblem(http.StatusConflict, "not-allowed", "Action not allowed now", "approvals are decided, not completed: POST /v1/service-requests/{id}/approvals/{approvalId}"))
+		return
+	}
+	_, activityID, _ := strings.Cut(item.ID, ".")
+	p, _ := principalOf(c)
+	a := process.Action{Kind: process.ActionCompleteTask, Actor: p.Subject, ActorGroups: p.Groups, Task: &process.TaskInput{ID: activityID}}
+	for _, r := range p.Roles {
+		a.ActorRoles = append(a.ActorRoles, string(r))
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, item.RecordID, a, s.updateID(c, p.Subject))
+	if err != nil {
+		_ = c.Error(s.closedOrMissing(ctx, item.RecordID, err))
+		return
+	}
+	writeJSON(c, http.StatusOK, sr)
+}
+
+// approvalLinkTTL is how long a contact's approval link works.
+const approvalLinkTTL = 7 * 24 * time.Hour
+
+// approvalLink gives staff the signed link a contact approves through, without a login.
+func (s *Server) approvalLink(c *gin.Context) {
+	sr, err := s.visibleRequest(c, c.Param("id"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	id := c.Param("approvalId")
+	i := slices.IndexFunc(sr.Approvals, func(a process.ApprovalState) bool { return a.ID == id })
+	if i < 0 {
+		_ = c.Error(notFound(fmt.Sprintf("no approval %q on request %s", id, sr.Number)))
+		return
+	}
+	ap := sr.Approvals[i]
+	if !slices.ContainsFunc(ap.Approvers, func(a process.Approver) bool { return a.Contact }) {
+		_ = c.Error(newProblem(http.StatusConflict, "not-allowed", "Action not allowed now", "the contact is not an approver of this approval"))
+		return
+	}
+	if ap.Status != "pending" {
+		_ = c.Error(newProblem(http.StatusConflict, "not-allowed", "Action not allowed now", "the approval is "+ap.Status))
+		return
+	}
+	token, err := s.cfg.Keys.IssueLink(auth.LinkClaims{Purpose: "approval", RecordID: sr.ID, ItemID: id}, approvalLinkTTL, s.cfg.Now())
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, gin.H{"url": s.publicURL(c) + "/approve/" + token, "expiresAt": s.cfg.Now().Add(approvalLinkTTL).UTC()})
+}
+
+func (s *Server) publicURL(c *gin.Context) string {
+	scheme := "http"
+	if c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}
+
+var approvalPage = template.Must(template.New("approve").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
+button{font:inherit;padding:.6rem 1.2rem;margin:.3rem .5rem .3rem 0;border-radius:.4rem;border:1px solid #555;cursor:pointer}
+.approve{background:#1f7a3a;color:#fff;border-color:#1f7a3a}.reject{background:#fff}
+textarea{width:100%;font:inherit;min-height:4rem}label{display:block;margin:1rem 0 .3rem}</style></head>
+<body><main>
+<h1>{{.Title}}</h1>
+{{if .Number}}<p>Request <strong>{{.Number}}</strong>: {{.Subject}}</p>{{end}}
+<p>{{.Message}}</p>
+{{if .Open}}<form method="post">
+<label for="comment">Comment (optional)</label>
+<textarea id="comment" name="comment" maxlength="2000"></textarea>
+<p><button class="approve" name="decision" value="approve">Approve</button>
+<button class="reject" name="decision" value="reject">Reject</button></p>
+</form>{{end}}
+</main></body></html>
+`))
+
+type approvalView struct {
+	Title, Number, Subject, Message string
+	Open                            bool
+}
+
+// approvalFromLink checks the link and finds the request and the approval.
+func (s *Server) approvalFromLink(c *gin.Context) (process.ServiceRequest, process.ApprovalState, error) {
+	claims, err := s.cfg.Keys.VerifyLink(c.Param("token"), "approval")
+	if err != nil {
+		return process.ServiceRequest{}, process.ApprovalState{}, err
+	}
+	sr, err := s.cfg.Store.GetServiceRequest(c.Request.Context(), claims.RecordID)
+	if err != nil {
+		return sr, process.ApprovalState{}, err
+	}
+	i := slices.IndexFunc(sr.Approvals, func(a process.ApprovalState) bool { return a.ID == claims.ItemID })
+	if i < 0 {
+		return sr, process.ApprovalState{}, store.ErrNotFound
+	}
+	return sr, sr.Approvals[i], nil
+}
+
+func renderApproval(c *gin.Context, status int, v approvalView) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	c.Status(status)
+	_ = approvalPage.Execute(c.Writer, v)
+}
+
+// approvalPageGet shows the contact the request and the approve/reject form.
+func (s *Server) approvalPageGet(c *gin.Context) {
+	sr, ap, err := s.approvalFromLink(c)
+	if err != nil {
+		renderApproval(c, http.StatusNotFound, approvalView{Title: "This link does not work", Message: "It has expired or is not valid. Ask us for a new one."})
+		return
+	}
+	if ap.Status != "pending" {
+		renderApproval(c, http.StatusOK, approvalView{Title: "Already decided", Number: sr.Number, Subject: sr.Subject, Message: "This approval is " + ap.Status + "; nothing more is needed."})
+		return
+	}
+	renderApproval(c, http.StatusOK, approvalView{Title: "Your approval is requested", Number: sr.Number, Subject: sr.Subject,
+		Message: "Please approve or reject so we can go on with your request.", Open: true})
+}
+
+// approvalPagePost records the contact's decision as a signal: it is accepted even while no worker
+// runs, and applied in order by the request's run.
+func (s *Server) approvalPagePost(c *gin.Context) {
+	sr, ap, err := s.approvalFromLink(c)
+	if err != nil {
+		renderApproval(c, http.StatusNotFound, approvalView{Title: "This link does not work", Message: "It has expired or is not valid. Ask us for a new one."})
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 16<<10)
+	decision := c.PostForm("decision")
+	if decision != "approve" && decision != "reject" {
+		renderApproval(c, http.StatusUnprocessableEntity, approvalView{Title: "Please choose", Number: sr.Number, Subject: sr.Subject, Message: "Approve or reject.", Open: true})
+		return
+	}
+	if ap.Status != "pending" {
+		renderApproval(c, http.StatusOK, approvalView{Title: "Already decided", Number: sr.Number, Subject: sr.Subject, Message: "This approval is " + ap.Status + "; nothing more is needed."})
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	err = s.cfg.Workflows.SignalServiceRequest(ctx, sr.ID, process.Action{Kind: process.ActionDecide, Actor: "contact", ViaLink: true,
+		ApprovalID: ap.ID, Decision: decision, Comment: strings.TrimSpace(c.PostForm("comment"))})
+	if err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, workflows.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		renderApproval(c, status, approvalView{Title: "Please try again", Message: "We could not record your answer just now."})
+		return
+	}
+	word := "approval"
+	if decision == "reject" {
+		word = "rejection"
+	}
+	renderApproval(c, http.StatusOK, approvalView{Title: "Thank you", Number: sr.Number, Subject: sr.Subject, Message: "Your " + word + " is recorded."})
+}
