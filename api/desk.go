@@ -281,3 +281,61 @@ func (s *Server) approvalPagePost(c *gin.Context) {
 	}
 	renderApproval(c, http.StatusOK, approvalView{Title: "Thank you", Number: sr.Number, Subject: sr.Subject, Message: "Your " + word + " is recorded."})
 }
+
+type convertBody struct {
+	RecordType string `json:"recordType"`
+}
+
+// convertServiceRequest starts a work order from the request with the queue's mapping and answers
+// with the work order once its run has started (201), or 409 when the queue converts to nothing.
+func (s *Server) convertServiceRequest(c *gin.Context) {
+	var body convertBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if body.RecordType == "" {
+		_ = c.Error(invalidFields(process.FieldError{Field: "recordType", Message: "is required"}))
+		return
+	}
+	sr, ok := s.actAndReturn(c, process.Action{Kind: process.ActionConvert, RecordType: body.RecordType})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	effect := fmt.Sprintf("convert:%d", sr.Revision)
+	for {
+		events, err := s.cfg.Store.ListServiceRequestEvents(ctx, sr.ID, sr.Revision, 0)
+		if err != nil {
+			_ = c.Error(err)
+			return
+		}
+		for _, e := range events {
+			if e.Details["effect"] != effect {
+				continue
+			}
+			switch e.Type {
+			case process.EventConverted:
+				wo, err := s.cfg.Store.GetWorkOrder(ctx, fmt.Sprint(e.Details["id"]))
+				if err != nil {
+					_ = c.Error(err)
+					return
+				}
+				c.Header("Location", "/v1/work-orders/"+wo.ID)
+				writeJSON(c, http.StatusCreated, wo)
+				return
+			case process.EventConversionFailed:
+				_ = c.Error(newProblem(http.StatusConflict, "conversion-failed", "Conversion failed", fmt.Sprint(e.Details["error"])))
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			// Still starting: the conversion goes on, and shows in the request's events (converted).
+			writeJSON(c, http.StatusAccepted, gin.H{"status": "pending", "request": sr})
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

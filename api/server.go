@@ -37,6 +37,7 @@ type Store interface {
 	ListDefinitionVersions(ctx context.Context, key string) ([]store.Definition, error)
 	ListTodo(ctx context.Context, user string, groups, roles []string) ([]store.TodoItem, error)
 	GetTodoItem(ctx context.Context, id string) (store.TodoItem, error)
+	GetWorkOrder(ctx context.Context, id string) (process.WorkOrder, error)
 	Ping(ctx context.Context) error
 }
 
@@ -104,6 +105,7 @@ func New(cfg Config) *Server {
 	v1.PATCH("/service-requests/:id/charges/:itemId", agents, s.updateCharge)
 	v1.DELETE("/service-requests/:id/charges/:itemId", agents, s.removeCharge)
 	v1.POST("/service-requests/:id/activities", agents, s.addActivity)
+	v1.POST("/service-requests/:id/convert", agents, s.convertServiceRequest)
 	v1.GET("/todo", staff, s.todo)
 	v1.POST("/todo/:itemId/complete", staff, s.completeTodo)
 	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)

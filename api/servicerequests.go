@@ -302,6 +302,14 @@ func (s *Server) decideApproval(c *gin.Context) {
 
 // act sends an action to the request's run and answers with the stored request.
 func (s *Server) act(c *gin.Context, a process.Action) {
+	if sr, ok := s.actAndReturn(c, a); ok {
+		writeJSON(c, http.StatusOK, sr)
+	}
+}
+
+// actAndReturn sends an action and returns the stored request; on failure it records the error
+// and ok is false.
+func (s *Server) actAndReturn(c *gin.Context, a process.Action) (process.ServiceRequest, bool) {
 	p, _ := principalOf(c)
 	a.Actor = p.Subject
 	for _, r := range p.Roles {
@@ -314,7 +322,7 @@ func (s *Server) act(c *gin.Context, a process.Action) {
 	if a.Kind != process.ActionDecide {
 		if _, err := s.visibleRequest(c, id); err != nil {
 			_ = c.Error(err)
-			return
+			return process.ServiceRequest{}, false
 		}
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
@@ -322,9 +330,9 @@ func (s *Server) act(c *gin.Context, a process.Action) {
 	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, id, a, s.updateID(c, p.Subject))
 	if err != nil {
 		_ = c.Error(s.closedOrMissing(ctx, id, err))
-		return
+		return sr, false
 	}
-	writeJSON(c, http.StatusOK, sr)
+	return sr, true
 }
 
 // updateID turns the caller's Idempotency-Key into the update ID, so a retried action applies once.

@@ -47,3 +47,28 @@ func TestConversionToWorkOrder(t *testing.T) {
 	recordHistory(t, stack.Client(), workflows.ServiceRequestWorkflowID(sr["id"].(string)), "service-request-conversion")
 	recordHistory(t, stack.Client(), workflows.WorkOrderWorkflowID(childID), "work-order-converted-running")
 }
+
+// TestConvertEndpoint: an agent converts a request with the mapping its queue declares; the answer
+// is the started work order. A queue without conversions answers 409.
+func TestConvertEndpoint(t *testing.T) {
+	stack := startStack(t)
+	alice := api{t: t, base: stack.APIURL, token: token(t, stack, "alice", auth.RoleAgent)}
+	sr := alice.must(http.StatusCreated, "POST", "/v1/service-requests", map[string]any{
+		"queue": "technical-support", "subject": "No dial tone", "description": "since Monday",
+		"contact": map[string]any{"name": "Ada", "phone": "+357 22 000000"},
+	})
+	path := "/v1/service-requests/" + sr["id"].(string)
+	alice.problem(http.StatusUnprocessableEntity, "POST", path+"/convert", map[string]any{"recordType": "repiar"})
+	wo := alice.must(http.StatusCreated, "POST", path+"/convert", map[string]any{"recordType": "repair"})
+	require.Equal(t, "repair", wo["recordType"])
+	require.Equal(t, sr["id"], wo["parent"])
+	require.Equal(t, "No dial tone", wo["subject"])
+	require.Equal(t, "From "+sr["number"].(string)+": since Monday", wo["description"])
+	require.Equal(t, "+357 22 000000", wo["contact"].(map[string]any)["phone"])
+
+	billing := alice.must(http.StatusCreated, "POST", "/v1/service-requests", map[string]any{
+		"queue": "billing", "subject": "x", "contact": map[string]any{"email": "a@example.com"},
+	})
+	p := alice.problem(http.StatusConflict, "POST", "/v1/service-requests/"+billing["id"].(string)+"/convert", map[string]any{"recordType": "repair"})
+	require.Contains(t, p["detail"], "declares no conversions")
+}

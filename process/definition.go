@@ -227,6 +227,9 @@ type Queue struct {
 	Categories []string `yaml:"categories" json:"categories,omitempty"`
 	// Fields are the queue's custom fields, typed and validated on every create and update.
 	Fields []FieldDef `yaml:"fields" json:"fields,omitempty"`
+	// Conversions are the work orders an agent may convert a request into, with their field
+	// mappings (POST /v1/service-requests/{id}/convert).
+	Conversions []ConvertAction `yaml:"conversions" json:"conversions,omitempty"`
 }
 
 // FieldDef declares a custom field of a queue.

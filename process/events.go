@@ -37,6 +37,7 @@ const (
 	EventExpressionFailed  EventType = "expression_failed"
 	EventMigrated          EventType = "migrated"
 	EventRelated           EventType = "related"
+	EventConversionStarted EventType = "conversion_requested"
 	EventUnrelated         EventType = "unrelated"
 
 	// Outcomes of effects.
@@ -86,6 +87,8 @@ const (
 	// ActionRelate records that another request links to this one (RelatedID, Remove); sent by
 	// the other request's workflow, so links show on both.
 	ActionRelate ActionKind = "relate"
+	// ActionConvert starts a work order of RecordType from the request, with the queue's mapping.
+	ActionConvert ActionKind = "convert"
 
 	ActionAssign       ActionKind = "assign"
 	ActionAccept       ActionKind = "accept"
@@ -117,6 +120,8 @@ type Action struct {
 	Comment    string `json:"comment,omitempty"`
 
 	TimerID string `json:"timerId,omitempty"`
+
+	RecordType string `json:"recordType,omitempty"`
 
 	Changes   *Changes     `json:"changes,omitempty"`
 	NoteInput *NoteInput   `json:"noteInput,omitempty"`

@@ -881,6 +881,7 @@ var schemaDocs = map[string]string{
 	"Process.sla":          "Service-level targets, per priority.",
 	"Process.automations":  "Actions to run when events happen.",
 	"Queue.categories":     "The categories a request of this queue may have.",
+	"Queue.conversions":    "The work orders an agent may convert a request into (POST /v1/service-requests/{id}/convert), each with its field mapping.",
 	"Queue.fields":         "Custom fields of the queue's requests: typed, checked on every create and update, seen by expressions as request.fields.",
 	"FieldDef":             "A custom field.",
 	"FieldDef.id":          "The field's id, used in the API (fields.ID) and in expressions (request.fields.ID).",

@@ -339,6 +339,8 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		return nil
 	case ActionUpdate:
 		return srUpdate(q, sr, a, j)
+	case ActionConvert:
+		return srConvert(q, sr, a, j)
 	case ActionTakeOver:
 		if sr.Owner == a.Actor {
 			return notAllowed("%s owns request %s already", a.Actor, sr.Number)
@@ -542,6 +544,35 @@ func fieldsView(fields map[string]any) map[string]any {
 		out[k] = fields[k]
 	}
 	return out
+}
+
+// srConvert starts a work order from the request with the mapping the queue declares.
+func srConvert(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
+	if len(q.Conversions) == 0 {
+		return notAllowed("queue %s declares no conversions to work orders", q.Key)
+	}
+	i := slices.IndexFunc(q.Conversions, func(c ConvertAction) bool { return c.RecordType == a.RecordType })
+	if i < 0 {
+		types := make([]string, len(q.Conversions))
+		for k, c := range q.Conversions {
+			types[k] = c.RecordType
+		}
+		return invalid(FieldError{Field: "recordType", Message: fmt.Sprintf("queue %s converts to %s%s", q.Key, strings.Join(types, ", "), suggest(a.RecordType, types))})
+	}
+	effectID := fmt.Sprintf("convert:%d", sr.Revision+1)
+	j.emit(EventConversionStarted, a.Actor, map[string]any{"recordType": a.RecordType, "effect": effectID})
+	trigger := j.events[len(j.events)-1]
+	r := react([]AutomationAction{{Convert: &q.Conversions[i]}}, "unused", trigger, srText(q, *sr, trigger))
+	for _, e := range r.events {
+		j.add(e)
+	}
+	for _, e := range r.effects {
+		if start, ok := e.(StartWorkOrder); ok {
+			start.EffectID = effectID
+			j.effects = append(j.effects, start)
+		}
+	}
+	return nil
 }
 
 // srRelate records, on this request, a link made or removed by another request.

@@ -410,6 +410,15 @@ func (c *checker) queue(q *Queue) {
 		}
 		seen[cat] = true
 	}
+	targets := map[string]bool{}
+	for i, cv := range q.Conversions {
+		path := fmt.Sprintf("conversions[%d]", i)
+		if targets[cv.RecordType] {
+			c.add(path+".recordType", "a conversion to %q is declared twice", cv.RecordType)
+		}
+		targets[cv.RecordType] = true
+		c.convert(path, cv.RecordType, cv.Map)
+	}
 	ids := map[string]bool{}
 	for i, f := range q.Fields {
 		path := fmt.Sprintf("fields[%d]", i)
