@@ -193,3 +193,15 @@ func TestTemporalUnreachable(t *testing.T) {
 		`{"queue":"billing","subject":"s","contact":{"email":"a@example.com"}}`)
 	require.Equal(t, "5", a.header.Get("Retry-After"))
 }
+
+func TestReportsAPI(t *testing.T) {
+	f := newFixture(t)
+	f.problem(http.StatusForbidden, "GET", "/v1/reports/service-requests/summary", f.token(auth.RoleAgent), "", "")
+	sup := f.token(auth.RoleSupervisor)
+	f.problem(http.StatusBadRequest, "GET", "/v1/reports/service-requests/summary?from=yesterday", sup, "", "")
+	f.problem(http.StatusBadRequest, "GET", "/v1/reports/service-requests/analysis?from=2026-11-02&to=2026-11-01", sup, "", "")
+	ok := f.call("GET", "/v1/reports/service-requests/summary?from=2026-11-01&to=2026-11-30", sup, "", "")
+	require.Equal(t, http.StatusOK, ok.status)
+	require.Equal(t, "2026-12-01T00:00:00Z", ok.body["to"], "to includes its whole day")
+	require.Empty(t, ok.body["queues"])
+}

@@ -38,6 +38,8 @@ type Store interface {
 	ListTodo(ctx context.Context, user string, groups, roles []string) ([]store.TodoItem, error)
 	GetTodoItem(ctx context.Context, id string) (store.TodoItem, error)
 	GetWorkOrder(ctx context.Context, id string) (process.WorkOrder, error)
+	ReportSummary(ctx context.Context, f store.ReportFilter) ([]store.QueueSummary, error)
+	ReportAnalysis(ctx context.Context, f store.ReportFilter) ([]store.PriorityAnalysis, error)
 	Ping(ctx context.Context) error
 }
 
@@ -106,6 +108,9 @@ func New(cfg Config) *Server {
 	v1.DELETE("/service-requests/:id/charges/:itemId", agents, s.removeCharge)
 	v1.POST("/service-requests/:id/activities", agents, s.addActivity)
 	v1.POST("/service-requests/:id/convert", agents, s.convertServiceRequest)
+	supervisors := requireRole(auth.RoleSupervisor, auth.RoleAdmin)
+	v1.GET("/reports/service-requests/summary", supervisors, s.reportSummary)
+	v1.GET("/reports/service-requests/analysis", supervisors, s.reportAnalysis)
 	v1.GET("/todo", staff, s.todo)
 	v1.POST("/todo/:itemId/complete", staff, s.completeTodo)
 	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)

@@ -201,3 +201,47 @@ func TestIssueInvoiceOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "INV-2026-000002", other)
 }
+
+func TestReports(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	resolved, unresolved := true, false
+	closedAt := t0.Add(2 * time.Hour)
+	for i, sr := range []process.ServiceRequest{
+		func() process.ServiceRequest { r := request(uuid.NewString(), 1, t0); return r }(),
+		func() process.ServiceRequest {
+			r := request(uuid.NewString(), 2, t0)
+			r.State, r.Stage, r.Resolved, r.ClosedAt, r.Priority = process.StateClosed, "closed", &resolved, &closedAt, "high"
+			r.SLA = process.SLAClock{Status: process.SLAMet}
+			return r
+		}(),
+		func() process.ServiceRequest {
+			r := request(uuid.NewString(), 3, t0)
+			c := t0.Add(4 * time.Hour)
+			r.State, r.Stage, r.Resolved, r.ClosedAt = process.StateClosed, "closed", &unresolved, &c
+			r.SLA = process.SLAClock{Status: process.SLABreached, Breached: true}
+			return r
+		}(),
+		func() process.ServiceRequest { r := request(uuid.NewString(), 4, t0.AddDate(0, 1, 0)); return r }(),
+	} {
+		require.NoError(t, s.SaveServiceRequest(ctx, sr, nil), i)
+		if i == 1 {
+			_, err := s.IssueInvoice(ctx, sr.ID, nil, 99.5, closedAt)
+			require.NoError(t, err)
+		}
+	}
+	f := store.ReportFilter{Since: t0.Add(-time.Hour), Until: t0.Add(24 * time.Hour)}
+	summary, err := s.ReportSummary(ctx, f)
+	require.NoError(t, err)
+	require.Equal(t, []store.QueueSummary{{Queue: "billing", Total: 3, New: 1, Closed: 2, Resolved: 1, SLAMet: 1, SLABreached: 1,
+		MeanResolutionSeconds: 3 * 3600, Invoices: 1, Invoiced: 99.5}}, summary)
+	analysis, err := s.ReportAnalysis(ctx, f)
+	require.NoError(t, err)
+	require.Equal(t, []store.PriorityAnalysis{
+		{Queue: "billing", Priority: "high", Total: 1, Closed: 1, Resolved: 1, MeanResolutionSeconds: 2 * 3600},
+		{Queue: "billing", Priority: "medium", Total: 2, Closed: 1, SLABreached: 1, MeanResolutionSeconds: 4 * 3600},
+	}, analysis)
+	none, err := s.ReportSummary(ctx, store.ReportFilter{Since: f.Since, Until: f.Until, Queue: "technical-support"})
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
