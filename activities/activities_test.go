@@ -85,8 +85,10 @@ func TestNotifyRendersOnce(t *testing.T) {
 		Template: &process.Template{Header: process.Header{Key: "sr-alert"}, Subject: "{{.Number}} is late", Body: "{{.Subject}} ({{.Priority}}) {{.URL}}"},
 		Record:   process.ServiceRequest{ID: id, Number: "SR-2026-000009", Subject: "Wrong invoice", Priority: "high"},
 	}
-	require.NoError(t, m.Notify(context.Background(), in))
-	require.NoError(t, m.Notify(context.Background(), in), "a retried activity")
+	_, err := m.Notify(context.Background(), in)
+	require.NoError(t, err)
+	_, err = m.Notify(context.Background(), in)
+	require.NoError(t, err, "a retried activity")
 	notes, err := st.ListNotifications(context.Background(), id)
 	require.NoError(t, err)
 	require.Len(t, notes, 1)
@@ -95,7 +97,7 @@ func TestNotifyRendersOnce(t *testing.T) {
 
 	in.EffectID = "bad"
 	in.Template.Body = "{{.Nope}}"
-	err = m.Notify(context.Background(), in)
+	_, err = m.Notify(context.Background(), in)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a template that cannot render is not retried")
 }

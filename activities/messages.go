@@ -4,25 +4,36 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/fieldflow/fieldflow/printout"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 )
 
-// MessageStore keeps rendered messages.
+// MessageStore keeps rendered messages and their delivery.
 type MessageStore interface {
-	SaveNotification(ctx context.Context, n store.Notification) error
+	SaveNotification(ctx context.Context, n store.Notification) (store.Notification, error)
+	MarkNotificationSent(ctx context.Context, recordID, effectID string, to []string, at time.Time) error
 }
 
-// Messages renders notification templates for records and queues the messages for delivery.
+// Messages renders notifications for records, keeps them (the delivery log) and sends them by
+// email when a mailer is configured.
 type Messages struct {
 	Store MessageStore
 	// BaseURL is where links in messages point (the API's public address).
 	BaseURL string
+	// Mailer sends email; nil keeps messages in the log only.
+	Mailer Mailer
+	// From is the sender address of email.
+	From string
+	// StaffDomain, when set, gives staff an address: user NAME is NAME@StaffDomain.
+	StaffDomain string
 }
 
 // NotifyInput is one notify effect: the template (pinned with the definition), who gets it, and the
@@ -35,29 +46,93 @@ type NotifyInput struct {
 	Channels   []string          `json:"channels,omitempty"`
 	Priority   bool              `json:"priority,omitempty"`
 	Record     any               `json:"record"`
+	// Print sends the record's printout (HTML) instead of a template; Title names its queue.
+	Print bool   `json:"print,omitempty"`
+	Title string `json:"title,omitempty"`
 }
 
-// Notify renders the message and stores it once per effect.
-func (m *Messages) Notify(ctx context.Context, in NotifyInput) error {
-	if in.Template == nil {
-		return temporal.NewNonRetryableApplicationError("the definition has no such template", "MissingTemplate", nil)
-	}
+// NotifyResult tells where the message went, for the record's history.
+type NotifyResult struct {
+	SentTo []string `json:"sentTo,omitempty"`
+}
+
+// Notify renders the message, keeps it once per effect and, when email is among its channels and a
+// mailer is set, sends it to the recipients that have an address. A message already sent (a
+// retried activity) is not sent again.
+func (m *Messages) Notify(ctx context.Context, in NotifyInput) (NotifyResult, error) {
 	data, err := messageData(in.Record, m.BaseURL)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "BadRecord", nil)
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadRecord", nil)
 	}
-	subject, err := render(in.Template.Subject, data)
+	n := store.Notification{RecordID: in.RecordID, EffectID: in.EffectID, Recipients: in.Recipients, Channels: in.Channels}
+	switch {
+	case in.Print:
+		var sr process.ServiceRequest
+		raw, _ := json.Marshal(in.Record)
+		if err := json.Unmarshal(raw, &sr); err != nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadRecord", nil)
+		}
+		n.Template = "printout"
+		n.Subject = "Your request " + sr.Number + ": " + sr.Subject
+		n.Body = fmt.Sprintf("Your request %s (%s) is in stage %s. The details are attached as a page.\n%s\n", sr.Number, sr.Subject, sr.Stage, data.URL)
+		if n.HTML, err = printout.Render(sr, in.Title); err != nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "TemplateFailed", nil)
+		}
+	case in.Template == nil:
+		return NotifyResult{}, temporal.NewNonRetryableApplicationError("the definition has no such template", "MissingTemplate", nil)
+	default:
+		n.Template = in.Template.Key
+		if n.Subject, err = render(in.Template.Subject, data); err != nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "TemplateFailed", nil)
+		}
+		if n.Body, err = render(in.Template.Body, data); err != nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "TemplateFailed", nil)
+		}
+	}
+	stored, err := m.Store.SaveNotification(ctx, n)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "TemplateFailed", nil)
+		return NotifyResult{}, err
 	}
-	body, err := render(in.Template.Body, data)
-	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "TemplateFailed", nil)
+	if stored.SentAt != nil {
+		return NotifyResult{SentTo: stored.SentTo}, nil
 	}
-	return m.Store.SaveNotification(ctx, store.Notification{
-		RecordID: in.RecordID, EffectID: in.EffectID, Template: in.Template.Key,
-		Recipients: in.Recipients, Channels: in.Channels, Subject: subject, Body: body,
-	})
+	to := m.addresses(in.Recipients, data)
+	if m.Mailer == nil || len(to) == 0 || !(len(in.Channels) == 0 || slices.Contains(in.Channels, "email")) {
+		return NotifyResult{}, nil
+	}
+	msg := buildMessage(m.From, to, stored.Subject, stored.Body, stored.HTML, in.EffectID+"."+in.RecordID+"@fieldflow", time.Now())
+	if err := m.Mailer.Send(ctx, m.From, to, msg); err != nil {
+		return NotifyResult{}, err
+	}
+	if err := m.Store.MarkNotificationSent(ctx, in.RecordID, in.EffectID, to, time.Now()); err != nil {
+		return NotifyResult{}, err
+	}
+	return NotifyResult{SentTo: to}, nil
+}
+
+// addresses finds email addresses for recipients: the contact's, and staff's when StaffDomain is
+// set. Teams, groups and roles have no address of their own and are left to the to-do center.
+func (m *Messages) addresses(recipients []string, data process.MessageData) []string {
+	var to []string
+	add := func(a string) {
+		if a != "" && !slices.Contains(to, a) {
+			to = append(to, a)
+		}
+	}
+	for _, r := range recipients {
+		word, name, _ := strings.Cut(r, ":")
+		switch {
+		case r == "contact":
+			add(data.ContactEmail)
+		case (r == "owner" || r == "assignee" || r == "engineer") && m.StaffDomain != "":
+			if data.Owner != "" {
+				add(data.Owner + "@" + m.StaffDomain)
+			}
+		case word == "user" && name != "" && m.StaffDomain != "":
+			add(name + "@" + m.StaffDomain)
+		}
+	}
+	return to
 }
 
 // messageData reads the fields templates use from a record (a service request or a work order).
@@ -73,8 +148,11 @@ func messageData(record any, baseURL string) (process.MessageData, error) {
 		Priority   string `json:"priority"`
 		Stage      string `json:"stage"`
 		RecordType string `json:"recordType"`
+		Owner      string `json:"owner"`
+		Engineer   string `json:"engineer"`
 		Contact    struct {
-			Name string `json:"name"`
+			Name  string `json:"name"`
+			Email string `json:"email"`
 		} `json:"contact"`
 		SLA struct {
 			DueAt string `json:"dueAt"`
@@ -87,9 +165,14 @@ func messageData(record any, baseURL string) (process.MessageData, error) {
 	if r.RecordType != "" {
 		path = "/v1/work-orders/"
 	}
+	owner := r.Owner
+	if r.Engineer != "" {
+		owner = r.Engineer
+	}
 	return process.MessageData{
 		Number: r.Number, Subject: r.Subject, Priority: r.Priority, Stage: r.Stage, ContactName: r.Contact.Name,
 		DueAt: r.SLA.DueAt, URL: strings.TrimSuffix(baseURL, "/") + path + r.ID,
+		ContactEmail: r.Contact.Email, Owner: owner,
 	}, nil
 }
 

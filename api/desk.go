@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/printout"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/workflows"
@@ -338,4 +339,29 @@ func (s *Server) convertServiceRequest(c *gin.Context) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// printServiceRequest renders the request as an HTML page to print.
+func (s *Server) printServiceRequest(c *gin.Context) {
+	sr, err := s.visibleRequest(c, c.Param("id"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	title := sr.Queue
+	if q, ok := s.cfg.Registry.Queue(sr.Queue); ok {
+		title = q.Title
+	}
+	html, err := printout.Render(sr, title)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(html))
+}
+
+// emailServiceRequest emails the printout to the request's contact.
+func (s *Server) emailServiceRequest(c *gin.Context) {
+	s.act(c, process.Action{Kind: process.ActionEmailRecord})
 }

@@ -108,6 +108,8 @@ func New(cfg Config) *Server {
 	v1.DELETE("/service-requests/:id/charges/:itemId", agents, s.removeCharge)
 	v1.POST("/service-requests/:id/activities", agents, s.addActivity)
 	v1.POST("/service-requests/:id/convert", agents, s.convertServiceRequest)
+	v1.GET("/service-requests/:id/print", staff, s.printServiceRequest)
+	v1.POST("/service-requests/:id/email", agents, s.emailServiceRequest)
 	supervisors := requireRole(auth.RoleSupervisor, auth.RoleAdmin)
 	v1.GET("/reports/service-requests/summary", supervisors, s.reportSummary)
 	v1.GET("/reports/service-requests/analysis", supervisors, s.reportAnalysis)

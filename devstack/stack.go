@@ -41,6 +41,8 @@ type Config struct {
 	TemporalPort int
 	UIPort       int
 	Logger       *zap.Logger
+	// Mail configures the worker's email (see worker.MailFromEnv); no email is sent when unset.
+	Mail func(*worker.Dependencies)
 }
 
 // Stack is a running development stack.
@@ -164,7 +166,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
 
-	s.worker = worker.New(s.client, worker.Dependencies{Store: s.store, BaseURL: "http://" + httpListener.Addr().String()}, sdkworker.Options{})
+	deps := worker.Dependencies{Store: s.store, BaseURL: "http://" + httpListener.Addr().String()}
+	if cfg.Mail != nil {
+		cfg.Mail(&deps)
+	}
+	s.worker = worker.New(s.client, deps, sdkworker.Options{})
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: start: %w", err)
 	}

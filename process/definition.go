@@ -201,6 +201,9 @@ type MessageData struct {
 	ContactName string
 	DueAt       string
 	URL         string
+	// ContactEmail and Owner address the message; templates may use them too.
+	ContactEmail string
+	Owner        string
 }
 
 // Question is one question of a rating template.

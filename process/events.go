@@ -37,6 +37,7 @@ const (
 	EventExpressionFailed  EventType = "expression_failed"
 	EventMigrated          EventType = "migrated"
 	EventRelated           EventType = "related"
+	EventEmailed           EventType = "emailed"
 	EventConversionStarted EventType = "conversion_requested"
 	EventUnrelated         EventType = "unrelated"
 
@@ -87,6 +88,8 @@ const (
 	// ActionRelate records that another request links to this one (RelatedID, Remove); sent by
 	// the other request's workflow, so links show on both.
 	ActionRelate ActionKind = "relate"
+	// ActionEmailRecord emails the request's printout to its contact.
+	ActionEmailRecord ActionKind = "email_record"
 	// ActionConvert starts a work order of RecordType from the request, with the queue's mapping.
 	ActionConvert ActionKind = "convert"
 

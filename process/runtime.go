@@ -25,6 +25,9 @@ type Notify struct {
 	Channels   []string
 	// Priority tries the channels in order and stops at the first that succeeds.
 	Priority bool
+	// Print sends the record's printout instead of a template; Title names the queue on it.
+	Print bool
+	Title string
 }
 
 // CallWebhook posts the record and the event that caused it to a URL.

@@ -341,6 +341,14 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		return srUpdate(q, sr, a, j)
 	case ActionConvert:
 		return srConvert(q, sr, a, j)
+	case ActionEmailRecord:
+		if sr.Contact.Email == "" {
+			return notAllowed("the contact of request %s has no email address", sr.Number)
+		}
+		j.emit(EventEmailed, a.Actor, map[string]any{"to": "contact"})
+		j.effects = append(j.effects, Notify{EffectID: fmt.Sprintf("print:%d", sr.Revision), Recipients: []string{"contact"},
+			Channels: []string{"email"}, Print: true, Title: q.Title})
+		return nil
 	case ActionTakeOver:
 		if sr.Owner == a.Actor {
 			return notAllowed("%s owns request %s already", a.Actor, sr.Number)

@@ -3,6 +3,7 @@ package worker
 
 import (
 	"net/http"
+	"os"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -27,6 +28,11 @@ type Dependencies struct {
 	BaseURL string
 	// HTTPClient delivers webhooks; a client with a 20 s timeout when nil.
 	HTTPClient *http.Client
+	// Mailer sends email (nil: messages are kept in the notifications table only), from MailFrom;
+	// StaffDomain gives staff addresses (NAME@StaffDomain).
+	Mailer      activities.Mailer
+	MailFrom    string
+	StaffDomain string
 }
 
 // New creates a worker on the Fieldflow task queue with every workflow and activity registered.
@@ -42,8 +48,22 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterWorkflowWithOptions(workflows.ServiceRequest, workflow.RegisterOptions{Name: workflows.ServiceRequestWorkflowType})
 	r.RegisterWorkflowWithOptions(workflows.WorkOrder, workflow.RegisterOptions{Name: workflows.WorkOrderWorkflowType})
 	r.RegisterActivity(&activities.Projections{Store: deps.Store})
-	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL})
+	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL, Mailer: deps.Mailer, From: deps.MailFrom, StaffDomain: deps.StaffDomain})
 	r.RegisterActivity(&activities.Webhooks{Client: deps.HTTPClient})
 	r.RegisterActivity(&activities.Definitions{Store: deps.Store})
 	r.RegisterActivity(&activities.Invoices{Store: deps.Store})
+}
+
+// MailFromEnv reads the mail settings: FIELDFLOW_SMTP_ADDR (host:port; unset: no email is sent),
+// FIELDFLOW_SMTP_USERNAME, FIELDFLOW_SMTP_PASSWORD, FIELDFLOW_SMTP_FROM and
+// FIELDFLOW_STAFF_EMAIL_DOMAIN.
+func MailFromEnv(deps *Dependencies) {
+	if addr := os.Getenv("FIELDFLOW_SMTP_ADDR"); addr != "" {
+		deps.Mailer = activities.SMTPMailer{Addr: addr, Username: os.Getenv("FIELDFLOW_SMTP_USERNAME"), Password: os.Getenv("FIELDFLOW_SMTP_PASSWORD")}
+	}
+	deps.MailFrom = os.Getenv("FIELDFLOW_SMTP_FROM")
+	if deps.MailFrom == "" {
+		deps.MailFrom = "fieldflow@localhost"
+	}
+	deps.StaffDomain = os.Getenv("FIELDFLOW_STAFF_EMAIL_DOMAIN")
 }

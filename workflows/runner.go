@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -163,7 +164,8 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 		switch e := e.(type) {
 		case process.Notify:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
-				return "notify", e.EffectID, nil, r.notify(gctx, e)
+				res, err := r.notify(gctx, e)
+				return "notify", e.EffectID, res, err
 			}
 		case process.CallWebhook:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
@@ -297,13 +299,20 @@ var effectOptions = workflow.ActivityOptions{
 	},
 }
 
-func (r *runner[S]) notify(ctx workflow.Context, n process.Notify) error {
+// notify renders and sends a message; the result (where it went) goes into the delivery's event.
+func (r *runner[S]) notify(ctx workflow.Context, n process.Notify) (map[string]string, error) {
 	ctx = workflow.WithActivityOptions(ctx, effectOptions)
 	var a *activities.Messages
-	return workflow.ExecuteActivity(ctx, a.Notify, activities.NotifyInput{
+	var res activities.NotifyResult
+	err := workflow.ExecuteActivity(ctx, a.Notify, activities.NotifyInput{
 		RecordID: r.in.recordID(r.state), EffectID: n.EffectID, Template: r.in.templates[n.Template],
-		Recipients: n.Recipients, Channels: n.Channels, Priority: n.Priority, Record: r.state,
-	}).Get(ctx, nil)
+		Recipients: n.Recipients, Channels: n.Channels, Priority: n.Priority, Record: r.state, Print: n.Print, Title: n.Title,
+	}).Get(ctx, &res)
+	out := map[string]string{}
+	if len(res.SentTo) > 0 {
+		out["sentTo"] = strings.Join(res.SentTo, ", ")
+	}
+	return out, err
 }
 
 // webhook delivers a webhook; the result (status, attempts) goes into the delivery's event.

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fieldflow/fieldflow/devstack"
+	"github.com/fieldflow/fieldflow/worker"
 )
 
 func devCommand(g *globals) *cobra.Command {
@@ -38,6 +39,7 @@ everything is where it was.`,
 				TemporalPort:   temporalPort,
 				UIPort:         uiPort,
 				Logger:         log,
+				Mail:           worker.MailFromEnv,
 			})
 			if err != nil {
 				return err

@@ -150,7 +150,9 @@ func workerCommand(g *globals) *cobra.Command {
 			if err := workflows.RegisterSearchAttributes(ctx, tc, conn.namespace); err != nil {
 				return err
 			}
-			w := worker.New(tc, worker.Dependencies{Store: st, BaseURL: baseURL}, sdkworker.Options{})
+			deps := worker.Dependencies{Store: st, BaseURL: baseURL}
+			worker.MailFromEnv(&deps)
+			w := worker.New(tc, deps, sdkworker.Options{})
 			log.Info("worker started", zap.String("task_queue", workflows.TaskQueue))
 			return w.Run(interruptOn(ctx))
 		},

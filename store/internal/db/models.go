@@ -42,6 +42,9 @@ type Notification struct {
 	Subject    string
 	Body       string
 	CreatedAt  time.Time
+	Html       string
+	SentTo     []string
+	SentAt     *time.Time
 }
 
 type NumberSequence struct {

@@ -7,10 +7,39 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
+const getNotification = `-- name: GetNotification :one
+SELECT record_id, effect_id, template, recipients, channels, subject, body, created_at, html, sent_to, sent_at FROM notifications WHERE record_id = $1 AND effect_id = $2
+`
+
+type GetNotificationParams struct {
+	RecordID string
+	EffectID string
+}
+
+func (q *Queries) GetNotification(ctx context.Context, arg GetNotificationParams) (Notification, error) {
+	row := q.db.QueryRow(ctx, getNotification, arg.RecordID, arg.EffectID)
+	var i Notification
+	err := row.Scan(
+		&i.RecordID,
+		&i.EffectID,
+		&i.Template,
+		&i.Recipients,
+		&i.Channels,
+		&i.Subject,
+		&i.Body,
+		&i.CreatedAt,
+		&i.Html,
+		&i.SentTo,
+		&i.SentAt,
+	)
+	return i, err
+}
+
 const listNotifications = `-- name: ListNotifications :many
-SELECT record_id, effect_id, template, recipients, channels, subject, body, created_at FROM notifications WHERE record_id = $1 ORDER BY created_at, effect_id
+SELECT record_id, effect_id, template, recipients, channels, subject, body, created_at, html, sent_to, sent_at FROM notifications WHERE record_id = $1 ORDER BY created_at, effect_id
 `
 
 func (q *Queries) ListNotifications(ctx context.Context, recordID string) ([]Notification, error) {
@@ -31,6 +60,9 @@ func (q *Queries) ListNotifications(ctx context.Context, recordID string) ([]Not
 			&i.Subject,
 			&i.Body,
 			&i.CreatedAt,
+			&i.Html,
+			&i.SentTo,
+			&i.SentAt,
 		); err != nil {
 			return nil, err
 		}
@@ -42,9 +74,30 @@ func (q *Queries) ListNotifications(ctx context.Context, recordID string) ([]Not
 	return items, nil
 }
 
+const markNotificationSent = `-- name: MarkNotificationSent :exec
+UPDATE notifications SET sent_to = $3, sent_at = $4 WHERE record_id = $1 AND effect_id = $2
+`
+
+type MarkNotificationSentParams struct {
+	RecordID string
+	EffectID string
+	SentTo   []string
+	SentAt   *time.Time
+}
+
+func (q *Queries) MarkNotificationSent(ctx context.Context, arg MarkNotificationSentParams) error {
+	_, err := q.db.Exec(ctx, markNotificationSent,
+		arg.RecordID,
+		arg.EffectID,
+		arg.SentTo,
+		arg.SentAt,
+	)
+	return err
+}
+
 const saveNotification = `-- name: SaveNotification :exec
-INSERT INTO notifications (record_id, effect_id, template, recipients, channels, subject, body)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO notifications (record_id, effect_id, template, recipients, channels, subject, body, html)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (record_id, effect_id) DO NOTHING
 `
 
@@ -56,6 +109,7 @@ type SaveNotificationParams struct {
 	Channels   []string
 	Subject    string
 	Body       string
+	Html       string
 }
 
 func (q *Queries) SaveNotification(ctx context.Context, arg SaveNotificationParams) error {
@@ -67,6 +121,7 @@ func (q *Queries) SaveNotification(ctx context.Context, arg SaveNotificationPara
 		arg.Channels,
 		arg.Subject,
 		arg.Body,
+		arg.Html,
 	)
 	return err
 }
