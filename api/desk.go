@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
+	"mime"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/printout"
@@ -364,4 +368,97 @@ func (s *Server) printServiceRequest(c *gin.Context) {
 // emailServiceRequest emails the printout to the request's contact.
 func (s *Server) emailServiceRequest(c *gin.Context) {
 	s.act(c, process.Action{Kind: process.ActionEmailRecord})
+}
+
+// maxAttachmentBytes bounds an uploaded file.
+const maxAttachmentBytes = 10 << 20
+
+// attachmentTypes are the content types a file may have.
+var attachmentTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain",
+	"text/csv", "application/zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+// addAttachment takes a file (multipart/form-data, field "file"), keeps it and lists it on the request.
+func (s *Server) addAttachment(c *gin.Context) {
+	id := c.Param("id")
+	if _, err := s.visibleRequest(c, id); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxAttachmentBytes+64<<10)
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			_ = c.Error(newProblem(http.StatusRequestEntityTooLarge, "too-large", "File too large", fmt.Sprintf("a file may have at most %d bytes", maxAttachmentBytes)))
+			return
+		}
+		_ = c.Error(badRequest("send the file as multipart/form-data in the field \"file\""))
+		return
+	}
+	if fh.Size > maxAttachmentBytes {
+		_ = c.Error(newProblem(http.StatusRequestEntityTooLarge, "too-large", "File too large", fmt.Sprintf("a file may have at most %d bytes", maxAttachmentBytes)))
+		return
+	}
+	f, err := fh.Open()
+	if err != nil {
+		_ = c.Error(badRequest("the file could not be read"))
+		return
+	}
+	defer f.Close()
+	data := make([]byte, fh.Size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		_ = c.Error(badRequest("the file could not be read"))
+		return
+	}
+	if len(data) == 0 {
+		_ = c.Error(invalidFields(process.FieldError{Field: "file", Message: "is empty"}))
+		return
+	}
+	// The content decides the type, not what the client claims.
+	ctype, _, _ := strings.Cut(http.DetectContentType(data), ";")
+	if declared := fh.Header.Get("Content-Type"); ctype == "application/octet-stream" || (ctype == "text/plain" && strings.HasPrefix(declared, "text/csv")) {
+		ctype, _, _ = strings.Cut(declared, ";")
+	}
+	if !slices.Contains(attachmentTypes, ctype) {
+		_ = c.Error(newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported file type",
+			fmt.Sprintf("%s files are not accepted; send %s", ctype, strings.Join(attachmentTypes, ", "))))
+		return
+	}
+	p, _ := principalOf(c)
+	fileID := uuid.New().String()
+	name := filepath.Base(fh.Filename)
+	if err := s.cfg.Store.SaveAttachment(c.Request.Context(), store.StoredFile{ID: fileID, RecordID: id, Name: name,
+		ContentType: ctype, CreatedBy: p.Subject, Data: data}); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if _, ok := s.actAndReturn(c, process.Action{Kind: process.ActionAddAttachment,
+		Attachment: &process.Attachment{ID: fileID, Name: name, ContentType: ctype, Size: int64(len(data))}}); !ok {
+		_ = s.cfg.Store.DeleteAttachment(context.WithoutCancel(c.Request.Context()), fileID)
+		return
+	}
+	sr, err := s.cfg.Store.GetServiceRequest(c.Request.Context(), id)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Location", "/v1/service-requests/"+id+"/attachments/"+fileID)
+	writeJSON(c, http.StatusCreated, sr)
+}
+
+// getAttachment downloads a file of a request.
+func (s *Server) getAttachment(c *gin.Context) {
+	if _, err := s.visibleRequest(c, c.Param("id")); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	f, err := s.cfg.Store.GetAttachment(c.Request.Context(), c.Param("id"), c.Param("itemId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, f.ContentType, f.Data)
 }

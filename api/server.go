@@ -38,6 +38,9 @@ type Store interface {
 	ListTodo(ctx context.Context, user string, groups, roles []string) ([]store.TodoItem, error)
 	GetTodoItem(ctx context.Context, id string) (store.TodoItem, error)
 	GetWorkOrder(ctx context.Context, id string) (process.WorkOrder, error)
+	SaveAttachment(ctx context.Context, f store.StoredFile) error
+	GetAttachment(ctx context.Context, recordID, id string) (store.StoredFile, error)
+	DeleteAttachment(ctx context.Context, id string) error
 	ReportSummary(ctx context.Context, f store.ReportFilter) ([]store.QueueSummary, error)
 	ReportAnalysis(ctx context.Context, f store.ReportFilter) ([]store.PriorityAnalysis, error)
 	Ping(ctx context.Context) error
@@ -109,6 +112,8 @@ func New(cfg Config) *Server {
 	v1.POST("/service-requests/:id/activities", agents, s.addActivity)
 	v1.POST("/service-requests/:id/convert", agents, s.convertServiceRequest)
 	v1.GET("/service-requests/:id/print", staff, s.printServiceRequest)
+	v1.POST("/service-requests/:id/attachments", agents, s.addAttachment)
+	v1.GET("/service-requests/:id/attachments/:itemId", staff, s.getAttachment)
 	v1.POST("/service-requests/:id/email", agents, s.emailServiceRequest)
 	supervisors := requireRole(auth.RoleSupervisor, auth.RoleAdmin)
 	v1.GET("/reports/service-requests/summary", supervisors, s.reportSummary)

@@ -67,6 +67,16 @@ type Task struct {
 	Automated bool       `json:"automated,omitempty"`
 }
 
+// Attachment is a file attached to a request; its bytes are kept by the store, the record lists it.
+type Attachment struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"contentType"`
+	Size        int64     `json:"size"`
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+}
+
 // The desk actions.
 const (
 	ActionAddNote        ActionKind = "add_note"
@@ -78,6 +88,7 @@ const (
 	ActionAddActivity    ActionKind = "add_activity"
 	ActionCompleteTask   ActionKind = "complete_activity"
 	ActionRequestApprove ActionKind = "request_approval"
+	ActionAddAttachment  ActionKind = "add_attachment"
 )
 
 // The desk events.
@@ -89,6 +100,7 @@ const (
 	EventInvoiceIssued     EventType = "invoice_issued"
 	EventInvoiceFailed     EventType = "invoice_failed"
 	EventActivityCompleted EventType = "activity_completed"
+	EventAttachmentAdded   EventType = "attachment_added"
 )
 
 // NoteInput is a note's text and pin in an action.
@@ -146,6 +158,19 @@ func srDesk(q *Queue, sr *ServiceRequest, a Action, j *journal) (ok bool, err er
 		return true, srNote(sr, a, j)
 	case ActionAddCharge, ActionUpdateCharge, ActionRemoveCharge:
 		return true, srCharge(sr, a, j)
+	case ActionAddAttachment:
+		at := a.Attachment
+		if at == nil || at.ID == "" || at.Name == "" || at.Size <= 0 {
+			return true, invalid(FieldError{Field: "file", Message: "is required"})
+		}
+		if slices.ContainsFunc(sr.Attachments, func(x Attachment) bool { return x.ID == at.ID }) {
+			return true, notAllowed("attachment %s is listed already", at.ID)
+		}
+		att := *at
+		att.By, att.At = a.Actor, j.now
+		sr.Attachments = append(sr.Attachments, att)
+		j.emit(EventAttachmentAdded, a.Actor, map[string]any{"attachment": att.ID, "name": att.Name, "size": att.Size, "contentType": att.ContentType})
+		return true, nil
 	case ActionAddActivity:
 		t := a.Task
 		if t == nil || strings.TrimSpace(t.Title) == "" {

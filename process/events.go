@@ -126,12 +126,13 @@ type Action struct {
 
 	RecordType string `json:"recordType,omitempty"`
 
-	Changes   *Changes     `json:"changes,omitempty"`
-	NoteInput *NoteInput   `json:"noteInput,omitempty"`
-	Charge    *ChargeInput `json:"charge,omitempty"`
-	Task      *TaskInput   `json:"task,omitempty"`
-	RelatedID string       `json:"relatedId,omitempty"`
-	Remove    bool         `json:"remove,omitempty"`
+	Changes    *Changes     `json:"changes,omitempty"`
+	NoteInput  *NoteInput   `json:"noteInput,omitempty"`
+	Charge     *ChargeInput `json:"charge,omitempty"`
+	Task       *TaskInput   `json:"task,omitempty"`
+	Attachment *Attachment  `json:"attachment,omitempty"`
+	RelatedID  string       `json:"relatedId,omitempty"`
+	Remove     bool         `json:"remove,omitempty"`
 
 	EffectID   string            `json:"effectId,omitempty"`
 	EffectKind string            `json:"effectKind,omitempty"` // notify, webhook, convert

@@ -36,6 +36,7 @@ type ServiceRequest struct {
 	Charges         []Charge        `json:"charges"`
 	Invoice         *Invoice        `json:"invoice,omitempty"`
 	Activities      []Task          `json:"activities"`
+	Attachments     []Attachment    `json:"attachments"`
 	Approvals       []ApprovalState `json:"approvals"`
 	Resolved        *bool           `json:"resolved,omitempty"`
 	Resolution      string          `json:"resolution,omitempty"`
@@ -166,6 +167,7 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 		Notes:           []Note{},
 		Charges:         []Charge{},
 		Activities:      []Task{},
+		Attachments:     []Attachment{},
 		Address:         in.Address,
 		AffectedService: in.AffectedService,
 		SLA:             startSLA(&q.Process, priority, first.ID, now),
@@ -253,6 +255,7 @@ func ApplyServiceRequest(q *Queue, sr ServiceRequest, a Action, now time.Time) (
 	sr.Approvals = slices.Clone(sr.Approvals)
 	sr.Categories, sr.Tags, sr.Related = slices.Clone(sr.Categories), slices.Clone(sr.Tags), slices.Clone(sr.Related)
 	sr.Notes, sr.Charges, sr.Activities = slices.Clone(sr.Notes), slices.Clone(sr.Charges), slices.Clone(sr.Activities)
+	sr.Attachments = slices.Clone(sr.Attachments)
 	j := &journal{now: now, rev: &sr.Revision}
 	if err := applySR(q, &sr, a, j); err != nil {
 		return ServiceRequest{}, nil, err
@@ -389,7 +392,7 @@ func srPermitted(sr *ServiceRequest, a Action) error {
 	switch a.Kind {
 	case ActionDecide, ActionCompleteTask:
 		return nil // the approval checks its approvers, the activity its assignee
-	case ActionAddNote, ActionUpdateNote, ActionDeleteNote:
+	case ActionAddNote, ActionUpdateNote, ActionDeleteNote, ActionAddAttachment:
 		if a.Actor == sr.Owner || (sr.Team != "" && slices.Contains(a.ActorGroups, sr.Team)) {
 			return nil
 		}

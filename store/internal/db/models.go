@@ -8,6 +8,17 @@ import (
 	"time"
 )
 
+type Attachment struct {
+	ID          string
+	RecordID    string
+	Name        string
+	ContentType string
+	Size        int64
+	Data        []byte
+	CreatedBy   string
+	CreatedAt   time.Time
+}
+
 type Definition struct {
 	Version    string
 	Key        string
