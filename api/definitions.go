@@ -162,15 +162,8 @@ func (s *Server) validateDefinition(c *gin.Context) {
 	}
 	files[name] = raw
 	checked, err := process.Load(files)
-	var problems process.Problems
-	if errors.As(err, &problems) {
-		p := newProblem(http.StatusUnprocessableEntity, "invalid-definition", "Invalid definition", fmt.Sprintf("%d problem(s)", len(problems)))
-		p.problem.Errors = problems
-		_ = c.Error(p)
-		return
-	}
 	if err != nil {
-		_ = c.Error(err)
+		_ = c.Error(definitionProblem(err, "Invalid definition", ""))
 		return
 	}
 	result := gin.H{"valid": true, "file": name}
@@ -195,16 +188,8 @@ func (s *Server) reloadDefinitions(c *gin.Context) {
 		before[string(v.Kind)+"/"+v.Key] = v.Version
 	}
 	cat, err := s.cfg.Registry.Reload(c.Request.Context())
-	var problems process.Problems
-	if errors.As(err, &problems) {
-		p := newProblem(http.StatusUnprocessableEntity, "invalid-definition", "Invalid definitions",
-			fmt.Sprintf("%d problem(s); the definitions in use are unchanged", len(problems)))
-		p.problem.Errors = problems
-		_ = c.Error(p)
-		return
-	}
 	if err != nil {
-		_ = c.Error(err)
+		_ = c.Error(definitionProblem(err, "Invalid definitions", "; the definitions in use are unchanged"))
 		return
 	}
 	var changed []definitionView
@@ -267,4 +252,16 @@ func (s *Server) migrateServiceRequest(c *gin.Context) {
 		return
 	}
 	writeJSON(c, http.StatusOK, sr)
+}
+
+// definitionProblem turns a load error into a 422 listing every problem with its file:line:column;
+// any other error passes through unchanged.
+func definitionProblem(err error, title, suffix string) error {
+	var problems process.Problems
+	if !errors.As(err, &problems) {
+		return err
+	}
+	p := newProblem(http.StatusUnprocessableEntity, "invalid-definition", title, fmt.Sprintf("%d problem(s)%s", len(problems), suffix))
+	p.problem.Errors = problems
+	return p
 }
