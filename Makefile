@@ -26,6 +26,7 @@ dev: build ## Run everything in one process: PostgreSQL, Temporal + UI, worker, 
 .PHONY: test
 test: ## Run every test: unit, store (private PostgreSQL), workflows (SDK test suite), end-to-end (embedded Temporal)
 	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./process/...
 
 .PHONY: test-unit
 test-unit: ## Run the fast tests only (no package that links the Temporal server)

@@ -15,8 +15,8 @@ func BenchmarkApplyServiceRequest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	progress := Action{Kind: ActionProgress, Actor: "bob"}
-	regress := Action{Kind: ActionRegress, Actor: "bob", Reason: "r"}
+	progress := Action{Kind: ActionProgress, Actor: "alice"}
+	regress := Action{Kind: ActionRegress, Actor: "alice", Reason: "r"}
 	b.ReportAllocs()
 	for b.Loop() {
 		next, _, err := ApplyServiceRequest(q, sr, progress, t0)
