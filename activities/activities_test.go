@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/fieldflow/fieldflow/activities"
+	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store/storetest"
 )
@@ -100,6 +102,47 @@ func TestNotifyRendersOnce(t *testing.T) {
 	_, err = m.Notify(context.Background(), in)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a template that cannot render is not retried")
+}
+
+// TestNotifyApprovalLink: a message for an approval carries a signed link the approval page
+// accepts for that record and approval only; without a key it fails for good, with a reason.
+func TestNotifyApprovalLink(t *testing.T) {
+	st := storetest.New(t)
+	keys, err := auth.NewKeys([]byte("0123456789abcdef0123456789abcdef-test"))
+	require.NoError(t, err)
+	m := &activities.Messages{Store: st, BaseURL: "https://ff.example/", Links: keys}
+	id := uuid.NewString()
+	in := activities.NotifyInput{
+		RecordID: id, EffectID: "ask-contact:proposal-4", Recipients: []string{"contact"}, Channels: []string{"email"}, Approval: "proposal-4",
+		Record: process.ServiceRequest{ID: id, Number: "SR-2026-000010", Subject: "Refund", Contact: process.Contact{Name: "Ada", Email: "ada@example.com"}},
+	}
+	_, err = m.Notify(context.Background(), in)
+	require.NoError(t, err)
+	notes, err := st.ListNotifications(context.Background(), id)
+	require.NoError(t, err)
+	require.Len(t, notes, 1)
+	require.Equal(t, "Your approval is needed: SR-2026-000010 Refund", notes[0].Subject)
+	require.Contains(t, notes[0].Body, "Hello Ada,")
+	link := regexp.MustCompile(`https://ff\.example/approve/(\S+)`).FindStringSubmatch(notes[0].Body)
+	require.NotNil(t, link, notes[0].Body)
+	claims, err := keys.VerifyLink(link[1], "approval")
+	require.NoError(t, err)
+	require.Equal(t, auth.LinkClaims{Purpose: "approval", RecordID: id, ItemID: "proposal-4"}, claims)
+
+	in.EffectID, in.Template = "ask-contact:custom", &process.Template{Header: process.Header{Key: "ask"}, Subject: "Approve {{.Number}}", Body: "{{.ApprovalURL}} until {{.ApprovalExpires}}"}
+	_, err = m.Notify(context.Background(), in)
+	require.NoError(t, err)
+	notes, err = st.ListNotifications(context.Background(), id)
+	require.NoError(t, err)
+	require.Len(t, notes, 2)
+	require.Regexp(t, `^https://ff\.example/approve/\S+ until \d+ \w+ \d{4} \d\d:\d\d UTC$`, notes[1].Body)
+
+	m.Links = nil
+	in.EffectID = "ask-contact:nokey"
+	_, err = m.Notify(context.Background(), in)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr) && appErr.NonRetryable())
+	require.Contains(t, err.Error(), "FIELDFLOW_JWT_SECRET")
 }
 
 func TestPrepareWorkOrder(t *testing.T) {

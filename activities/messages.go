@@ -34,6 +34,28 @@ type Messages struct {
 	From string
 	// StaffDomain, when set, gives staff an address: user NAME is NAME@StaffDomain.
 	StaffDomain string
+	// Links signs the links contacts answer approvals through; without it, asking a contact for an
+	// approval fails (the run records the failed delivery).
+	Links ApprovalLinker
+}
+
+// ApprovalLinker signs a contact's approval link (auth.Keys does).
+type ApprovalLinker interface {
+	ApprovalURL(baseURL, recordID, approvalID string, now time.Time) (string, time.Time, error)
+}
+
+// approvalMessage is what a contact receives for an approval when the definition names no template.
+var approvalMessage = process.Template{
+	Header:  process.Header{Key: "approval-link"},
+	Subject: "Your approval is needed: {{.Number}} {{.Subject}}",
+	Body: `Hello {{.ContactName}},
+
+your request {{.Number}} ({{.Subject}}) needs your approval before we go on.
+Approve or reject it here, no login needed:
+{{.ApprovalURL}}
+
+The link works until {{.ApprovalExpires}}.
+`,
 }
 
 // NotifyInput is one notify effect: the template (pinned with the definition), who gets it, and the
@@ -49,6 +71,8 @@ type NotifyInput struct {
 	// Print sends the record's printout (HTML) instead of a template; Title names its queue.
 	Print bool   `json:"print,omitempty"`
 	Title string `json:"title,omitempty"`
+	// Approval is the approval whose signed link the message brings the contact.
+	Approval string `json:"approval,omitempty"`
 }
 
 // NotifyResult tells where the message went, for the record's history.
@@ -65,6 +89,19 @@ func (m *Messages) Notify(ctx context.Context, in NotifyInput) (NotifyResult, er
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadRecord", nil)
 	}
 	n := store.Notification{RecordID: in.RecordID, EffectID: in.EffectID, Recipients: in.Recipients, Channels: in.Channels}
+	if in.Approval != "" {
+		if m.Links == nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError("no key to sign approval links: set FIELDFLOW_JWT_SECRET for the worker", "NoLinkKey", nil)
+		}
+		url, expires, err := m.Links.ApprovalURL(m.BaseURL, in.RecordID, in.Approval, time.Now())
+		if err != nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "NoLinkKey", nil)
+		}
+		data.ApprovalURL, data.ApprovalExpires = url, expires.Format("2 January 2006 15:04 MST")
+		if in.Template == nil {
+			in.Template = &approvalMessage
+		}
+	}
 	switch {
 	case in.Print:
 		var sr process.ServiceRequest

@@ -16,7 +16,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/printout"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
@@ -143,9 +142,6 @@ func (s *Server) completeTodo(c *gin.Context) {
 	writeJSON(c, http.StatusOK, sr)
 }
 
-// approvalLinkTTL is how long a contact's approval link works.
-const approvalLinkTTL = 7 * 24 * time.Hour
-
 // approvalLink gives staff the signed link a contact approves through, without a login.
 func (s *Server) approvalLink(c *gin.Context) {
 	sr, err := s.visibleRequest(c, c.Param("id"))
@@ -168,12 +164,12 @@ func (s *Server) approvalLink(c *gin.Context) {
 		_ = c.Error(newProblem(http.StatusConflict, "not-allowed", "Action not allowed now", "the approval is "+ap.Status))
 		return
 	}
-	token, err := s.cfg.Keys.IssueLink(auth.LinkClaims{Purpose: "approval", RecordID: sr.ID, ItemID: id}, approvalLinkTTL, s.cfg.Now())
+	link, expires, err := s.cfg.Keys.ApprovalURL(s.publicURL(c), sr.ID, id, s.cfg.Now())
 	if err != nil {
 		_ = c.Error(err)
 		return
 	}
-	writeJSON(c, http.StatusOK, gin.H{"url": s.publicURL(c) + "/approve/" + token, "expiresAt": s.cfg.Now().Add(approvalLinkTTL).UTC()})
+	writeJSON(c, http.StatusOK, gin.H{"url": link, "expiresAt": expires})
 }
 
 func (s *Server) publicURL(c *gin.Context) string {

@@ -86,8 +86,8 @@ func New(cfg Config) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/approve/:token", s.approvalPageGet)
-	e.POST("/approve/:token", s.approvalPagePost)
+	e.GET(auth.ApprovalPath+":token", s.approvalPageGet)
+	e.POST(auth.ApprovalPath+":token", s.approvalPagePost)
 
 	v1 := e.Group("/v1", s.authenticate)
 	staff := requireRole(auth.Roles...)

@@ -217,3 +217,19 @@ func (k *Keys) VerifyLink(token, purpose string) (LinkClaims, error) {
 	}
 	return LinkClaims{Purpose: purpose, RecordID: c.Subject, ItemID: c.Item}, nil
 }
+
+// ApprovalPath is where the page of an approval link is served; the token follows it.
+const ApprovalPath = "/approve/"
+
+// ApprovalLinkTTL is how long a contact's approval link works.
+const ApprovalLinkTTL = 7 * 24 * time.Hour
+
+// ApprovalURL is the signed page under baseURL through which a record's contact answers one of its
+// approvals without a login, and when the link stops working.
+func (k *Keys) ApprovalURL(baseURL, recordID, approvalID string, now time.Time) (string, time.Time, error) {
+	token, err := k.IssueLink(LinkClaims{Purpose: "approval", RecordID: recordID, ItemID: approvalID}, ApprovalLinkTTL, now)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return strings.TrimSuffix(baseURL, "/") + ApprovalPath + token, now.Add(ApprovalLinkTTL).UTC(), nil
+}

@@ -99,8 +99,10 @@ func TestComposeProductionShape(t *testing.T) {
 	require.Equal(t, testJWTSecret, env(api, "FIELDFLOW_JWT_SECRET"))
 	require.Equal(t, ":8080", env(api, "FIELDFLOW_HTTP"))
 	require.True(t, publishes(api, 8080, 8080), "api publishes 8080:8080")
-	_, hasSecret := svc("worker").Environment["FIELDFLOW_JWT_SECRET"]
-	require.False(t, hasSecret, "the worker signs nothing and needs no JWT secret")
+	worker := svc("worker")
+	require.Equal(t, testJWTSecret, env(worker, "FIELDFLOW_JWT_SECRET"), "the worker signs the approval links it mails")
+	require.Equal(t, "http://localhost:8080", env(worker, "FIELDFLOW_PUBLIC_URL"), "links in messages point at the published api")
+	require.Equal(t, "", env(worker, "FIELDFLOW_SMTP_ADDR"), "no SMTP server unless one is configured")
 
 	migrate := svc("migrate")
 	require.Equal(t, "no", migrate.Restart)

@@ -166,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
 
-	deps := worker.Dependencies{Store: s.store, BaseURL: "http://" + httpListener.Addr().String()}
+	deps := worker.Dependencies{Store: s.store, BaseURL: "http://" + httpListener.Addr().String(), Keys: keys}
 	if cfg.Mail != nil {
 		cfg.Mail(&deps)
 	}

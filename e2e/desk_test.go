@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +15,12 @@ import (
 )
 
 // TestChargesApprovalByLinkAndInvoice: charges above 100 make the billing queue ask for approval
-// on leaving the proposal stage; the contact approves through a signed link without a login; the
-// request moves on and, closed as resolved (twice, with the same key), is invoiced once.
+// on leaving the proposal stage; the contact receives a signed link by email and approves through
+// it without a login; the request moves on and, closed as resolved (twice, with the same key), is
+// invoiced once.
 func TestChargesApprovalByLinkAndInvoice(t *testing.T) {
-	stack := startStack(t)
+	box := startMailbox(t)
+	stack := startStack(t, box.mailer)
 	alice := api{t: t, base: stack.APIURL, token: token(t, stack, "alice", auth.RoleAgent)}
 	sr := alice.must(http.StatusCreated, "POST", "/v1/service-requests", map[string]any{
 		"queue": "billing", "subject": "Refund for the outage", "contact": map[string]any{"name": "Ada", "email": "ada@example.com"},
@@ -35,7 +38,15 @@ func TestChargesApprovalByLinkAndInvoice(t *testing.T) {
 	approval := asked["approvals"].([]any)[0].(map[string]any)
 	require.Equal(t, "pending", approval["status"])
 
-	link := alice.must(http.StatusOK, "GET", path+"/approvals/"+approval["id"].(string)+"/link", nil)["url"].(string)
+	require.Eventually(t, func() bool { return len(box.received()) >= 1 }, 20*time.Second, 100*time.Millisecond)
+	asking := box.received()[0]
+	require.Equal(t, []string{"ada@example.com"}, asking.to)
+	require.Contains(t, asking.data, "Subject: Your approval is needed: "+sr["number"].(string))
+	link := regexp.MustCompile(`http://\S+/approve/\S+`).FindString(asking.body(t))
+	require.NotEmpty(t, link, asking.body(t))
+	// Staff can fetch a link for the contact too (to give it by phone, say).
+	again := alice.must(http.StatusOK, "GET", path+"/approvals/"+approval["id"].(string)+"/link", nil)["url"].(string)
+	require.True(t, strings.HasPrefix(again, stack.APIURL+"/approve/"), again)
 	page, err := http.Get(link)
 	require.NoError(t, err)
 	html, _ := io.ReadAll(page.Body)

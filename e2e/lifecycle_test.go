@@ -22,16 +22,21 @@ import (
 	"github.com/fieldflow/fieldflow/workflows"
 )
 
-func startStack(t *testing.T) *devstack.Stack {
+// startStack starts the whole stack on a fresh data directory; options adjust its configuration.
+func startStack(t *testing.T, options ...func(*devstack.Config)) *devstack.Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Config{
+	cfg := devstack.Config{
 		DataDir:        dataDir(t),
 		DefinitionsDir: "../definitions",
 		HTTPAddr:       "127.0.0.1:0",
 		Logger:         zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	stack, err := devstack.Start(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(stack.Stop)
 	return stack

@@ -2,17 +2,17 @@ package e2e
 
 import (
 	"bufio"
-	"context"
+	"io"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
+	"net/mail"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/fieldflow/fieldflow/activities"
 	"github.com/fieldflow/fieldflow/auth"
@@ -42,6 +42,23 @@ func startMailbox(t *testing.T) *mailbox {
 	go m.serve()
 	t.Cleanup(func() { ln.Close() })
 	return m
+}
+
+// mailer makes the stack's worker send its email to the mailbox.
+func (m *mailbox) mailer(cfg *devstack.Config) {
+	cfg.Mail = func(d *worker.Dependencies) {
+		d.Mailer, d.MailFrom = activities.SMTPMailer{Addr: m.ln.Addr().String()}, "desk@fieldflow.test"
+	}
+}
+
+// body is the decoded text of a received message (quoted-printable, as the worker sends it).
+func (r received) body(t *testing.T) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(strings.NewReader(r.data))
+	require.NoError(t, err)
+	b, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	require.NoError(t, err)
+	return string(b)
 }
 
 func (m *mailbox) serve() {
@@ -112,17 +129,7 @@ func (m *mailbox) received() []received {
 // emails the request's printout; both go over SMTP to a real server and are in the delivery log.
 func TestEmailOverSMTP(t *testing.T) {
 	box := startMailbox(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	stack, err := devstack.Start(ctx, devstack.Config{
-		DataDir: dataDir(t), DefinitionsDir: "../definitions", HTTPAddr: "127.0.0.1:0",
-		Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)),
-		Mail: func(d *worker.Dependencies) {
-			d.Mailer, d.MailFrom = activities.SMTPMailer{Addr: box.ln.Addr().String()}, "desk@fieldflow.test"
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(stack.Stop)
+	stack := startStack(t, box.mailer)
 	alice := api{t: t, base: stack.APIURL, token: token(t, stack, "alice", auth.RoleAgent)}
 	sr := alice.must(http.StatusCreated, "POST", "/v1/service-requests", map[string]any{
 		"queue": "billing", "subject": "Copy of invoice 77", "contact": map[string]any{"name": "Ada", "email": "ada@example.com"},

@@ -138,3 +138,53 @@ func TestApprovalWhoseConditionFailsIsAskedFor(t *testing.T) {
 	require.Equal(t, EventExpressionFailed, effects[0].(Emit).Event.Type)
 	require.Equal(t, EventApprovalRequested, effects[1].(Emit).Event.Type)
 }
+
+// TestApprovalMailsTheContactItsLink: an approval with the contact among its approvers sends the
+// contact a message carrying the approval (the worker signs the link into it); without an email
+// address, or with only staff approvers, nothing is sent.
+func TestApprovalMailsTheContactItsLink(t *testing.T) {
+	q, sr := approvalRequest(t, "reject")
+	next, effects, err := ApplyServiceRequest(q, sr, Action{Kind: ActionProgress, Actor: "alice"}, t0)
+	require.NoError(t, err)
+	id := next.Approvals[0].ID
+	var asks []Notify
+	for _, e := range effects {
+		if n, ok := e.(Notify); ok {
+			asks = append(asks, n)
+		}
+	}
+	require.Equal(t, []Notify{{EffectID: "ask-contact:" + id, Recipients: []string{"contact"}, Channels: []string{"email"}, Approval: id}}, asks)
+
+	sr.Contact.Email = ""
+	_, effects, err = ApplyServiceRequest(q, sr, Action{Kind: ActionProgress, Actor: "alice"}, t0)
+	require.NoError(t, err)
+	for _, e := range effects {
+		require.IsType(t, Emit{}, e, "no address, no message")
+	}
+
+	staffOnly := strings.Replace(sprintf(approvalQueue, "reject"), ", {contact: true}]", "]", 1)
+	c, err := Load(map[string][]byte{"q.yaml": []byte(staffOnly)})
+	require.NoError(t, err)
+	q2, _ := c.Queue("refunds")
+	sr2, _, err := CreateServiceRequest(q2, NewServiceRequest{ID: "r", Number: "SR-1", Queue: "refunds", Subject: "s", Contact: Contact{Email: "a@b"}}, "alice", t0)
+	require.NoError(t, err)
+	sr2, _, err = ApplyServiceRequest(q2, sr2, Action{Kind: ActionProgress, Actor: "alice"}, t0)
+	require.NoError(t, err)
+	asked, effects, err := ApplyServiceRequest(q2, sr2, Action{Kind: ActionProgress, Actor: "alice"}, t0)
+	require.NoError(t, err)
+	require.Len(t, asked.Approvals, 1)
+	for _, e := range effects {
+		require.IsType(t, Emit{}, e, "the contact is no approver")
+	}
+}
+
+func TestApprovalTemplateNeedsTheContact(t *testing.T) {
+	staffOnly := strings.Replace(sprintf(approvalQueue, "reject"), ", {contact: true}]", "]\n      template: sr-alert", 1)
+	_, err := Load(map[string][]byte{"q.yaml": []byte(staffOnly), "t.yaml": []byte(`apiVersion: fieldflow/v1
+kind: MessageTemplate
+key: sr-alert
+subject: s
+body: b
+`)})
+	require.Equal(t, []string{"q.yaml:10:17: the template is the contact's message with the approval link; add {contact: true} to the approvers or remove it"}, problemsOf(t, err))
+}

@@ -143,6 +143,9 @@ type Approval struct {
 	Timeout Duration     `yaml:"timeout,required" json:"timeout"`
 	// OnTimeout: approve or reject.
 	OnTimeout string `yaml:"onTimeout,required" json:"onTimeout"`
+	// Template is the message that brings the contact, when the contact is an approver, the link to
+	// answer through; without it a built-in message is sent.
+	Template string `yaml:"template" json:"template,omitempty"`
 }
 
 // Approver is who may decide: a role, a group, a user, or the record's contact (through a link).
@@ -204,6 +207,10 @@ type MessageData struct {
 	// ContactEmail and Owner address the message; templates may use them too.
 	ContactEmail string
 	Owner        string
+	// ApprovalURL is the signed page where the contact answers the approval a message asks for
+	// (messages sent for an approval only), and ApprovalExpires when that link stops working.
+	ApprovalURL     string
+	ApprovalExpires string
 }
 
 // Question is one question of a rating template.

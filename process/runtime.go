@@ -28,6 +28,9 @@ type Notify struct {
 	// Print sends the record's printout instead of a template; Title names the queue on it.
 	Print bool
 	Title string
+	// Approval names the pending approval whose signed link the message brings the contact; the
+	// message is Template, or a built-in one when Template is empty.
+	Approval string
 }
 
 // CallWebhook posts the record and the event that caused it to a URL.

@@ -951,7 +951,9 @@ var schemaDocs = map[string]string{
 	"Approval.mode":      "How many approvals are needed: any (one), all, or quorum:N. Default: any.",
 	"Approval.timeout":   "How long the approvers have, like 2d or 16bh.",
 	"Approval.onTimeout": "When the timeout passes: approve or reject.",
-	"ApprovalMode":       "any: one approval suffices; all: every approver must approve; quorum:N: N approvals.",
+	"Approval.template": "The MessageTemplate emailed to the contact, when the contact is an approver, with " +
+		"{{.ApprovalURL}} (the signed link to answer through) and {{.ApprovalExpires}}. A built-in message when not given.",
+	"ApprovalMode": "any: one approval suffices; all: every approver must approve; quorum:N: N approvals.",
 
 	"Approver":         "Who may decide on an approval: exactly one of role, group, user or contact: true.",
 	"Approver.role":    "Anyone with this role.",

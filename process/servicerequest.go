@@ -613,6 +613,7 @@ func srProgress(q *Queue, sr *ServiceRequest, to, actor string, j *journal) erro
 		ap.Stage, ap.ToStage = stage.ID, to
 		sr.Approvals = append(sr.Approvals, ap)
 		j.emit(EventApprovalRequested, actor, map[string]any{"approval": id, "stage": stage.ID, "toStage": to, "dueAt": ap.DueAt, "needed": ap.Needed})
+		askContact(*sr, ap, stage.Approval.Template, j)
 		return nil
 	}
 	from := sr.Stage
@@ -707,11 +708,26 @@ func srReact(q *Queue, sr *ServiceRequest, actions []AutomationAction, prefix st
 		}
 		srAddTask(sr, task, "automation", j)
 	}
-	for _, a := range r.approvals {
+	for k, a := range r.approvals {
 		id := fmt.Sprintf("auto-%d", sr.Revision+1)
-		sr.Approvals = append(sr.Approvals, newApproval(id, a, &q.Process, j.now))
-		j.emit(EventApprovalRequested, "automation", map[string]any{"approval": id, "needed": a.Mode.Quorum(len(a.Approvers))})
+		if k > 0 {
+			id += fmt.Sprintf("-%d", k+1)
+		}
+		ap := newApproval(id, a, &q.Process, j.now)
+		sr.Approvals = append(sr.Approvals, ap)
+		j.emit(EventApprovalRequested, "automation", map[string]any{"approval": id, "needed": ap.Needed})
+		askContact(*sr, ap, a.Template, j)
 	}
+}
+
+// askContact sends the contact the signed link to answer an approval they are an approver of, by
+// email, when they have an address.
+func askContact(sr ServiceRequest, ap ApprovalState, template string, j *journal) {
+	if sr.Contact.Email == "" || !slices.ContainsFunc(ap.Approvers, func(a Approver) bool { return a.Contact }) {
+		return
+	}
+	j.effects = append(j.effects, Notify{EffectID: "ask-contact:" + ap.ID, Template: template,
+		Recipients: []string{"contact"}, Channels: []string{"email"}, Approval: ap.ID})
 }
 
 // ServiceRequestTimers lists the timers the request needs now: its SLA clocks and the timeouts of

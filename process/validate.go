@@ -182,6 +182,10 @@ func (c *checker) approval(path string, a Approval, p *Process) {
 		c.add(path+".mode", "mode %s needs %d approvals but there are only %d approvers", a.Mode, q, len(a.Approvers))
 	}
 	c.timeout(path, a.Timeout, p)
+	c.templateRef(path+".template", a.Template, KindMessageTemplate)
+	if a.Template != "" && !slices.ContainsFunc(a.Approvers, func(ap Approver) bool { return ap.Contact }) {
+		c.add(path+".template", "the template is the contact's message with the approval link; add {contact: true} to the approvers or remove it")
+	}
 	if a.OnTimeout != "" && a.OnTimeout != "approve" && a.OnTimeout != "reject" {
 		c.add(path+".onTimeout", "onTimeout %q: say approve or reject%s", a.OnTimeout, suggest(a.OnTimeout, []string{"approve", "reject"}))
 	}

@@ -2,6 +2,7 @@
 package worker
 
 import (
+	"github.com/fieldflow/fieldflow/auth"
 	"net/http"
 	"os"
 
@@ -33,6 +34,8 @@ type Dependencies struct {
 	Mailer      activities.Mailer
 	MailFrom    string
 	StaffDomain string
+	// Keys sign the links contacts answer approvals through.
+	Keys *auth.Keys
 }
 
 // New creates a worker on the Fieldflow task queue with every workflow and activity registered.
@@ -48,7 +51,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterWorkflowWithOptions(workflows.ServiceRequest, workflow.RegisterOptions{Name: workflows.ServiceRequestWorkflowType})
 	r.RegisterWorkflowWithOptions(workflows.WorkOrder, workflow.RegisterOptions{Name: workflows.WorkOrderWorkflowType})
 	r.RegisterActivity(&activities.Projections{Store: deps.Store})
-	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL, Mailer: deps.Mailer, From: deps.MailFrom, StaffDomain: deps.StaffDomain})
+	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL, Mailer: deps.Mailer, From: deps.MailFrom, StaffDomain: deps.StaffDomain, Links: linker(deps.Keys)})
 	r.RegisterActivity(&activities.Webhooks{Client: deps.HTTPClient})
 	r.RegisterActivity(&activities.Definitions{Store: deps.Store})
 	r.RegisterActivity(&activities.Invoices{Store: deps.Store})
@@ -66,4 +69,12 @@ func MailFromEnv(deps *Dependencies) {
 		deps.MailFrom = "fieldflow@localhost"
 	}
 	deps.StaffDomain = os.Getenv("FIELDFLOW_STAFF_EMAIL_DOMAIN")
+}
+
+// linker keeps a nil *auth.Keys a nil interface, so Messages can tell that links cannot be signed.
+func linker(k *auth.Keys) activities.ApprovalLinker {
+	if k == nil {
+		return nil
+	}
+	return k
 }

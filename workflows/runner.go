@@ -306,7 +306,7 @@ func (r *runner[S]) notify(ctx workflow.Context, n process.Notify) (map[string]s
 	var res activities.NotifyResult
 	err := workflow.ExecuteActivity(ctx, a.Notify, activities.NotifyInput{
 		RecordID: r.in.recordID(r.state), EffectID: n.EffectID, Template: r.in.templates[n.Template],
-		Recipients: n.Recipients, Channels: n.Channels, Priority: n.Priority, Record: r.state, Print: n.Print, Title: n.Title,
+		Recipients: n.Recipients, Channels: n.Channels, Priority: n.Priority, Record: r.state, Print: n.Print, Title: n.Title, Approval: n.Approval,
 	}).Get(ctx, &res)
 	out := map[string]string{}
 	if len(res.SentTo) > 0 {

@@ -141,6 +141,15 @@ func workerCommand(g *globals) *cobra.Command {
 					return fmt.Errorf("definitions in %s:\n%w", definitions, err)
 				}
 			}
+			// The worker signs the links contacts answer approvals through, with the API's secret.
+			secret, err := auth.LoadSecret(g.dataDir, false)
+			if err != nil {
+				return err
+			}
+			keys, err := auth.NewKeys(secret)
+			if err != nil {
+				return err
+			}
 			st, tc, err := conn.dial(ctx, log)
 			if err != nil {
 				return err
@@ -150,7 +159,7 @@ func workerCommand(g *globals) *cobra.Command {
 			if err := workflows.RegisterSearchAttributes(ctx, tc, conn.namespace); err != nil {
 				return err
 			}
-			deps := worker.Dependencies{Store: st, BaseURL: baseURL}
+			deps := worker.Dependencies{Store: st, BaseURL: baseURL, Keys: keys}
 			worker.MailFromEnv(&deps)
 			w := worker.New(tc, deps, sdkworker.Options{})
 			log.Info("worker started", zap.String("task_queue", workflows.TaskQueue))
