@@ -318,7 +318,12 @@ func (s *Server) convertServiceRequest(c *gin.Context) {
 			}
 			switch e.Type {
 			case process.EventConverted:
+				// The child run projects its record itself, a moment after the request records the
+				// conversion: until the row is there, keep waiting.
 				wo, err := s.cfg.Store.GetWorkOrder(ctx, fmt.Sprint(e.Details["id"]))
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
 				if err != nil {
 					_ = c.Error(err)
 					return

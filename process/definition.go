@@ -277,7 +277,18 @@ type WorkOrderType struct {
 }
 
 // Channels work orders can arrive by.
-var intakeChannels = []string{"agent", "dispatcher", "online-service", "portal", "guest", "device", "email", "api"}
+const (
+	ChannelAgent         = "agent"
+	ChannelDispatcher    = "dispatcher"
+	ChannelOnlineService = "online-service"
+	ChannelPortal        = "portal"
+	ChannelGuest         = "guest"
+	ChannelDevice        = "device"
+	ChannelEmail         = "email"
+	ChannelAPI           = "api"
+)
+
+var intakeChannels = []string{ChannelAgent, ChannelDispatcher, ChannelOnlineService, ChannelPortal, ChannelGuest, ChannelDevice, ChannelEmail, ChannelAPI}
 
 // NodeType names what a node does.
 type NodeType string

@@ -88,6 +88,10 @@ type ContactView struct {
 	Phone string `expr:"phone"`
 }
 
+func contactView(c Contact) ContactView {
+	return ContactView{Name: c.Name, Email: c.Email, Phone: c.Phone}
+}
+
 // ChargesView sums up a request's charges.
 type ChargesView struct {
 	Total float64 `expr:"total"`

@@ -53,6 +53,9 @@ type ServiceRequest struct {
 
 // Contact is the person a record belongs to.
 type Contact struct {
+	// ID is the contact record the person was matched to (or created as) when the record came in;
+	// empty for records made before contacts were kept.
+	ID    string `json:"id,omitempty"`
 	Name  string `json:"name,omitempty"`
 	Email string `json:"email,omitempty"`
 	Phone string `json:"phone,omitempty"`
@@ -768,7 +771,7 @@ func srView(q *Queue, sr ServiceRequest, ev Event) SREnv {
 		Request: RequestView{
 			Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State), Priority: sr.Priority,
 			Impact: sr.Impact, Urgency: sr.Urgency, Subject: sr.Subject, Description: sr.Description,
-			Contact: ContactView(sr.Contact), Owner: sr.Owner, Team: sr.Team,
+			Contact: contactView(sr.Contact), Owner: sr.Owner, Team: sr.Team,
 			Categories: sr.Categories, Tags: sr.Tags, Fields: fieldsView(sr.Fields),
 			Charges: ChargesView{Total: chargesTotal(sr.Charges), Count: len(sr.Charges)},
 		},

@@ -30,6 +30,11 @@ type WorkOrder struct {
 	Fields      map[string]string `json:"fields,omitempty"`
 	// Parent is the service request the order was converted from.
 	Parent string `json:"parent,omitempty"`
+	// Source and ExternalRef identify an order pushed by another system (channel api): the
+	// reference is unique per source.
+	Source      string       `json:"source,omitempty"`
+	ExternalRef string       `json:"externalRef,omitempty"`
+	Attachments []Attachment `json:"attachments"`
 
 	Group    string `json:"group,omitempty"`
 	Engineer string `json:"engineer,omitempty"`
@@ -130,6 +135,8 @@ type NewWorkOrder struct {
 	Urgency     string            `json:"urgency,omitempty"`
 	Fields      map[string]string `json:"fields,omitempty"`
 	Parent      string            `json:"parent,omitempty"`
+	Source      string            `json:"source,omitempty"`
+	ExternalRef string            `json:"externalRef,omitempty"`
 }
 
 // maxHops bounds how many nodes one step may pass through without waiting; validation forbids
@@ -148,6 +155,7 @@ func CreateWorkOrder(t *WorkOrderType, in NewWorkOrder, actor string, now time.T
 		Priority: priority, Impact: impact, Urgency: urgency, Subject: strings.TrimSpace(in.Subject),
 		Description: in.Description, Channel: in.Channel, Contact: in.Contact, Account: in.Account,
 		Region: in.Region, Device: in.Device, Fields: in.Fields, Parent: in.Parent,
+		Source: in.Source, ExternalRef: strings.TrimSpace(in.ExternalRef), Attachments: []Attachment{},
 		Steps: []StepRecord{}, Ratings: []RatingRecord{}, Approvals: []ApprovalState{},
 		SLA:        startSLA(&t.Process, priority, first.ID, now),
 		Definition: DefinitionRef{Key: t.Key, Version: t.Version},
@@ -172,6 +180,9 @@ func ValidateNewWorkOrder(t *WorkOrderType, in NewWorkOrder) error {
 	// A work order converted from a service request comes from inside, not through an intake channel.
 	if in.Parent == "" && len(t.Intake) > 0 && !slices.Contains(t.Intake, in.Channel) {
 		fields = append(fields, FieldError{Field: "channel", Message: fmt.Sprintf("%q is not an intake channel of %s (%s)", in.Channel, t.Key, strings.Join(t.Intake, ", "))})
+	}
+	if in.Channel == ChannelAPI && strings.TrimSpace(in.ExternalRef) == "" {
+		fields = append(fields, FieldError{Field: "externalRef", Message: "is required from other systems: their own reference for the order, unique per source"})
 	}
 	if in.Impact != "" && t.Priority.Matrix[in.Impact] == nil {
 		fields = append(fields, FieldError{Field: "impact", Message: fmt.Sprintf("%q is not an impact level of %s", in.Impact, t.Key)})
@@ -198,6 +209,7 @@ func ApplyWorkOrder(t *WorkOrderType, wo WorkOrder, a Action, now time.Time) (Wo
 	wo.Ratings = slices.Clone(wo.Ratings)
 	wo.Approvals = slices.Clone(wo.Approvals)
 	wo.Children = slices.Clone(wo.Children)
+	wo.Attachments = slices.Clone(wo.Attachments)
 	if wo.FollowUp != nil {
 		f := *wo.FollowUp
 		wo.FollowUp = &f
@@ -866,7 +878,7 @@ func woView(wo WorkOrder, ev Event, loc *time.Location) WOEnv {
 		Order: OrderView{
 			Number: wo.Number, RecordType: wo.RecordType, Stage: wo.Stage, State: string(wo.State), Priority: wo.Priority,
 			Subject: wo.Subject, Description: wo.Description, Channel: wo.Channel, Region: wo.Region, Account: wo.Account,
-			Contact: ContactView(wo.Contact), Device: DeviceView(wo.Device), Engineer: wo.Engineer, Group: wo.Group, Fields: fields,
+			Contact: contactView(wo.Contact), Device: DeviceView(wo.Device), Engineer: wo.Engineer, Group: wo.Group, Fields: fields,
 		},
 		Steps:  steps,
 		Rating: rating,
