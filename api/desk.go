@@ -386,49 +386,13 @@ func (s *Server) addAttachment(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxAttachmentBytes+64<<10)
-	fh, err := c.FormFile("file")
+	name, ctype, data, err := readUpload(c)
 	if err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			_ = c.Error(newProblem(http.StatusRequestEntityTooLarge, "too-large", "File too large", fmt.Sprintf("a file may have at most %d bytes", maxAttachmentBytes)))
-			return
-		}
-		_ = c.Error(badRequest("send the file as multipart/form-data in the field \"file\""))
-		return
-	}
-	if fh.Size > maxAttachmentBytes {
-		_ = c.Error(newProblem(http.StatusRequestEntityTooLarge, "too-large", "File too large", fmt.Sprintf("a file may have at most %d bytes", maxAttachmentBytes)))
-		return
-	}
-	f, err := fh.Open()
-	if err != nil {
-		_ = c.Error(badRequest("the file could not be read"))
-		return
-	}
-	defer f.Close()
-	data := make([]byte, fh.Size)
-	if _, err := io.ReadFull(f, data); err != nil {
-		_ = c.Error(badRequest("the file could not be read"))
-		return
-	}
-	if len(data) == 0 {
-		_ = c.Error(invalidFields(process.FieldError{Field: "file", Message: "is empty"}))
-		return
-	}
-	// The content decides the type, not what the client claims.
-	ctype, _, _ := strings.Cut(http.DetectContentType(data), ";")
-	if declared := fh.Header.Get("Content-Type"); ctype == "application/octet-stream" || (ctype == "text/plain" && strings.HasPrefix(declared, "text/csv")) {
-		ctype, _, _ = strings.Cut(declared, ";")
-	}
-	if !slices.Contains(attachmentTypes, ctype) {
-		_ = c.Error(newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported file type",
-			fmt.Sprintf("%s files are not accepted; send %s", ctype, strings.Join(attachmentTypes, ", "))))
+		_ = c.Error(err)
 		return
 	}
 	p, _ := principalOf(c)
 	fileID := uuid.New().String()
-	name := filepath.Base(fh.Filename)
 	if err := s.cfg.Store.SaveAttachment(c.Request.Context(), store.StoredFile{ID: fileID, RecordID: id, Name: name,
 		ContentType: ctype, CreatedBy: p.Subject, Data: data}); err != nil {
 		_ = c.Error(err)
@@ -454,6 +418,11 @@ func (s *Server) getAttachment(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
+	s.sendAttachment(c)
+}
+
+// sendAttachment downloads the file :itemId of the record :id (the caller may see the record).
+func (s *Server) sendAttachment(c *gin.Context) {
 	f, err := s.cfg.Store.GetAttachment(c.Request.Context(), c.Param("id"), c.Param("itemId"))
 	if err != nil {
 		_ = c.Error(err)
@@ -462,4 +431,44 @@ func (s *Server) getAttachment(c *gin.Context) {
 	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(http.StatusOK, f.ContentType, f.Data)
+}
+
+// readUpload reads the file of a multipart upload (field "file"): its name, its type as the
+// content says, and its bytes; a problem when it is missing, empty, too large or of a type not
+// accepted.
+func readUpload(c *gin.Context) (string, string, []byte, error) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxAttachmentBytes+64<<10)
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return "", "", nil, newProblem(http.StatusRequestEntityTooLarge, "too-large", "File too large", fmt.Sprintf("a file may have at most %d bytes", maxAttachmentBytes))
+		}
+		return "", "", nil, badRequest("send the file as multipart/form-data in the field \"file\"")
+	}
+	if fh.Size > maxAttachmentBytes {
+		return "", "", nil, newProblem(http.StatusRequestEntityTooLarge, "too-large", "File too large", fmt.Sprintf("a file may have at most %d bytes", maxAttachmentBytes))
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return "", "", nil, badRequest("the file could not be read")
+	}
+	defer f.Close()
+	data := make([]byte, fh.Size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return "", "", nil, badRequest("the file could not be read")
+	}
+	if len(data) == 0 {
+		return "", "", nil, invalidFields(process.FieldError{Field: "file", Message: "is empty"})
+	}
+	// The content decides the type, not what the client claims.
+	ctype, _, _ := strings.Cut(http.DetectContentType(data), ";")
+	if declared := fh.Header.Get("Content-Type"); ctype == "application/octet-stream" || (ctype == "text/plain" && strings.HasPrefix(declared, "text/csv")) {
+		ctype, _, _ = strings.Cut(declared, ";")
+	}
+	if !slices.Contains(attachmentTypes, ctype) {
+		return "", "", nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported file type",
+			fmt.Sprintf("%s files are not accepted; send %s", ctype, strings.Join(attachmentTypes, ", ")))
+	}
+	return filepath.Base(fh.Filename), ctype, data, nil
 }

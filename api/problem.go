@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/fieldflow/fieldflow/intake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/workflows"
@@ -64,6 +65,10 @@ func toProblem(err error) *problemError {
 	var pe *problemError
 	if errors.As(err, &pe) {
 		return pe
+	}
+	var dup *intake.ErrDuplicateRef
+	if errors.As(err, &dup) {
+		return newProblem(http.StatusConflict, "duplicate-reference", "Reference already used", dup.Error())
 	}
 	var perr *process.Error
 	if errors.As(err, &perr) && perr.Code != process.CodeNotFound {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/intake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 )
@@ -24,6 +25,7 @@ type Workflows interface {
 	ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error)
 	MigrateServiceRequest(ctx context.Context, id string, q *process.Queue, stages map[string]string, actor, updateID string) (process.ServiceRequest, error)
 	SignalServiceRequest(ctx context.Context, id string, a process.Action) error
+	ActOnWorkOrder(ctx context.Context, id string, a process.Action, updateID string) (process.WorkOrder, error)
 	CheckHealth(ctx context.Context) error
 }
 
@@ -38,6 +40,9 @@ type Store interface {
 	ListTodo(ctx context.Context, user string, groups, roles []string) ([]store.TodoItem, error)
 	GetTodoItem(ctx context.Context, id string) (store.TodoItem, error)
 	GetWorkOrder(ctx context.Context, id string) (process.WorkOrder, error)
+	ListWorkOrders(ctx context.Context, f store.WorkOrderFilter) (store.WorkOrderPage, error)
+	ListWorkOrderEvents(ctx context.Context, id string, afterSeq int64, limit int) ([]process.Event, error)
+	ListPool(ctx context.Context, groups []string) ([]store.TodoItem, error)
 	SaveAttachment(ctx context.Context, f store.StoredFile) error
 	GetAttachment(ctx context.Context, recordID, id string) (store.StoredFile, error)
 	DeleteAttachment(ctx context.Context, id string) error
@@ -58,6 +63,20 @@ type Config struct {
 	Now func() time.Time
 	// ActionTimeout bounds how long an action waits for its run; 30s when zero.
 	ActionTimeout time.Duration
+	// Intake creates work orders for every channel.
+	Intake *intake.Service
+	// Mailer sends the mail the API sends itself (portal sign-in codes); nil: none is sent.
+	Mailer Mailer
+	// MailFrom is the sender of that mail.
+	MailFrom string
+	// PublicURL is where customers reach this API (links in mail, QR codes); the request's own
+	// host when empty.
+	PublicURL string
+}
+
+// Mailer sends one message (implemented by activities.SMTPMailer).
+type Mailer interface {
+	Send(ctx context.Context, from string, to []string, msg []byte) error
 }
 
 // Server is the HTTP API.
@@ -90,7 +109,7 @@ func New(cfg Config) *Server {
 	e.POST(auth.ApprovalPath+":token", s.approvalPagePost)
 
 	v1 := e.Group("/v1", s.authenticate)
-	staff := requireRole(auth.Roles...)
+	staff := requireRole(auth.StaffRoles...)
 	agents := requireRole(auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin)
 	v1.POST("/service-requests", agents, s.createServiceRequest)
 	v1.GET("/service-requests", staff, s.listServiceRequests)
@@ -121,6 +140,7 @@ func New(cfg Config) *Server {
 	v1.GET("/todo", staff, s.todo)
 	v1.POST("/todo/:itemId/complete", staff, s.completeTodo)
 	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)
+	s.workOrderRoutes(v1)
 
 	designers := requireRole(auth.RoleDesigner, auth.RoleAdmin)
 	v1.GET("/definitions", staff, s.listDefinitions)

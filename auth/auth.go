@@ -28,10 +28,16 @@ const (
 	RoleDispatcher Role = "dispatcher"
 	RoleEngineer   Role = "engineer"
 	RoleFollowUp   Role = "followup"
+	// RoleIntegration is another system: it pushes work orders (channel api) and reads them back,
+	// and nothing else.
+	RoleIntegration Role = "integration"
 )
 
+// StaffRoles are the roles of people.
+var StaffRoles = []Role{RoleAdmin, RoleDesigner, RoleSupervisor, RoleAgent, RoleDispatcher, RoleEngineer, RoleFollowUp}
+
 // Roles lists every known role.
-var Roles = []Role{RoleAdmin, RoleDesigner, RoleSupervisor, RoleAgent, RoleDispatcher, RoleEngineer, RoleFollowUp}
+var Roles = append(slices.Clone(StaffRoles), RoleIntegration)
 
 // Principal is who is calling: the verified content of a token.
 type Principal struct {

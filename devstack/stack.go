@@ -25,6 +25,7 @@ import (
 	"github.com/fieldflow/fieldflow/api"
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/devstack/postgres"
+	"github.com/fieldflow/fieldflow/intake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/worker"
@@ -175,8 +176,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("worker: start: %w", err)
 	}
 
+	wf := workflows.NewClient(s.client)
 	handler := api.New(api.Config{
-		Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(s.client), Store: s.store, Registry: s.Registry,
+		Logger: log.Named("api"), Keys: keys, Workflows: wf, Store: s.store, Registry: s.Registry,
+		Intake: &intake.Service{Catalog: s.Registry, Store: s.store, Workflows: wf},
+		Mailer: deps.Mailer, MailFrom: deps.MailFrom, PublicURL: deps.BaseURL,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	s.APIURL = "http://" + httpListener.Addr().String()

@@ -69,12 +69,14 @@ type Task struct {
 
 // Attachment is a file attached to a request; its bytes are kept by the store, the record lists it.
 type Attachment struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	ContentType string    `json:"contentType"`
-	Size        int64     `json:"size"`
-	By          string    `json:"by"`
-	At          time.Time `json:"at"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Size        int64  `json:"size"`
+	// Step is the checklist step a work-order photo belongs to ("" for the order itself).
+	Step string    `json:"step,omitempty"`
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
 }
 
 // The desk actions.

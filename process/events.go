@@ -101,6 +101,11 @@ const (
 	ActionRate         ActionKind = "rate"
 	ActionSkipRating   ActionKind = "skip_rating"
 	ActionFollowUp     ActionKind = "follow_up"
+	// ActionClaim: a member of the order's group takes it from the pool (claiming is accepting).
+	ActionClaim ActionKind = "claim"
+	// ActionStartStep and ActionStopStep run a checklist step's labor timer.
+	ActionStartStep ActionKind = "start_step"
+	ActionStopStep  ActionKind = "stop_step"
 )
 
 // Action is one input of an interpreter: an agent's action, a fired timer, a finished effect.

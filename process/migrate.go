@@ -74,7 +74,7 @@ func MigrateWorkOrder(from, to *WorkOrderType, wo WorkOrder, nodes map[string]st
 	}
 	fromVersion, fromNode := wo.Definition.Version, wo.Node
 	j := &journal{now: now, rev: &wo.Revision}
-	wo.Node = nodeID
+	wo.Node, wo.NodeType = nodeID, to.Nodes[i].Type
 	wo.Definition = DefinitionRef{Key: to.Key, Version: to.Version}
 	wo.UpdatedAt = now
 	j.emit(EventMigrated, actor, map[string]any{"fromVersion": fromVersion, "toVersion": to.Version, "fromNode": fromNode, "toNode": nodeID})

@@ -15,8 +15,9 @@ type WorkOrder struct {
 	RecordType string     `json:"recordType"`
 	Stage      string     `json:"stage"`
 	State      StageState `json:"state"`
-	// Node is the node of the process the order is at.
+	// Node is the node of the process the order is at, NodeType its type.
 	Node        string            `json:"node"`
+	NodeType    NodeType          `json:"nodeType,omitempty"`
 	Priority    string            `json:"priority"`
 	Impact      string            `json:"impact"`
 	Urgency     string            `json:"urgency"`
@@ -38,6 +39,8 @@ type WorkOrder struct {
 
 	Group    string `json:"group,omitempty"`
 	Engineer string `json:"engineer,omitempty"`
+	// Escalated is the role alerted when no engineer accepted the order; cleared on assignment.
+	Escalated string `json:"escalated,omitempty"`
 	// Offer is the open offer to an engineer, while the order waits for acceptance.
 	Offer *Offer `json:"offer,omitempty"`
 	// Offers counts the offers made since the order last reached an acceptance node afresh.
@@ -455,7 +458,7 @@ func (m *woMachine) enter(id, actor string) {
 			return
 		}
 		n := m.t.Nodes[i]
-		m.wo.Node = n.ID
+		m.wo.Node, m.wo.NodeType = n.ID, n.Type
 		if n.When != "" && !m.condition(n.When) {
 			m.j.emit(EventNodeSkipped, "system", map[string]any{"node": n.ID, "type": string(n.Type)})
 			id = m.nextOf(n)

@@ -91,31 +91,107 @@ func todoItems(sr process.ServiceRequest) []db.InsertTodoItemParams {
 		items = append(items, item)
 	}
 	for _, ap := range sr.Approvals {
-		if ap.Status != "pending" {
-			continue
+		if ap.Status == "pending" {
+			items = append(items, approvalTodo(sr.ID, sr.Number, sr.Subject, ap))
 		}
-		due := ap.DueAt
-		item := db.InsertTodoItemParams{ID: TodoItemID(sr.ID, ap.ID), RecordID: sr.ID, Number: sr.Number, Kind: "approval",
-			Title: "Approve " + sr.Number + ": " + sr.Subject, Users: []string{}, Groups: []string{}, Roles: []string{}, Due: &due, CreatedAt: ap.RequestedAt}
-		decided := map[string]bool{}
-		for _, d := range ap.Decisions {
-			decided[d.By] = true
-		}
-		for _, a := range ap.Approvers {
-			switch {
-			case a.User != "" && !decided[a.User]:
-				item.Users = append(item.Users, a.User)
-			case a.Group != "":
-				item.Groups = append(item.Groups, a.Group)
-			case a.Role != "":
-				item.Roles = append(item.Roles, a.Role)
-			case a.Contact:
-				item.Contact = true
-			}
-		}
-		items = append(items, item)
 	}
 	return items
+}
+
+// approvalTodo is the to-do item of a pending approval: for the approvers who have not decided.
+func approvalTodo(recordID, number, subject string, ap process.ApprovalState) db.InsertTodoItemParams {
+	due := ap.DueAt
+	item := db.InsertTodoItemParams{ID: TodoItemID(recordID, ap.ID), RecordID: recordID, Number: number, Kind: "approval",
+		Title: "Approve " + number + ": " + subject, Users: []string{}, Groups: []string{}, Roles: []string{}, Due: &due, CreatedAt: ap.RequestedAt}
+	decided := map[string]bool{}
+	for _, d := range ap.Decisions {
+		decided[d.By] = true
+	}
+	for _, a := range ap.Approvers {
+		switch {
+		case a.User != "" && !decided[a.User]:
+			item.Users = append(item.Users, a.User)
+		case a.Group != "":
+			item.Groups = append(item.Groups, a.Group)
+		case a.Role != "":
+			item.Roles = append(item.Roles, a.Role)
+		case a.Contact:
+			item.Contact = true
+		}
+	}
+	return item
+}
+
+// The kinds of work-order to-do items.
+const (
+	TodoOffer     = "offer"     // an offer the engineer accepts or declines
+	TodoDispatch  = "dispatch"  // an order waiting for a dispatcher's assignment
+	TodoPool      = "pool"      // an order in a group's pool, for a member to claim
+	TodoChecklist = "checklist" // an on-site checklist the engineer finishes
+	TodoFollowUp  = "follow_up" // a follow-up call with the customer
+)
+
+// workOrderTodo lists the to-do items of a work order's state.
+func workOrderTodo(wo process.WorkOrder) []db.InsertTodoItemParams {
+	if wo.State == process.StateClosed {
+		return nil
+	}
+	var items []db.InsertTodoItemParams
+	add := func(kind, title string, users, groups, roles []string, due *time.Time) {
+		items = append(items, db.InsertTodoItemParams{ID: TodoItemID(wo.ID, kind), RecordID: wo.ID, Number: wo.Number, Kind: kind,
+			Title: title + " " + wo.Number + ": " + wo.Subject, Users: nonNilStrings(users), Groups: nonNilStrings(groups),
+			Roles: nonNilStrings(roles), Due: due, CreatedAt: wo.UpdatedAt})
+	}
+	due := wo.SLA.DueAt
+	node := wo.NodeType
+	switch {
+	case wo.Offer != nil:
+		expires := wo.Offer.ExpiresAt
+		add(TodoOffer, "Accept or decline", []string{wo.Offer.Engineer}, nil, nil, &expires)
+	case node == process.NodeAssignment && wo.Engineer == "" && wo.Waiting == "":
+		roles := []string{"dispatcher"}
+		if wo.Escalated != "" && wo.Escalated != "dispatcher" {
+			roles = append(roles, wo.Escalated)
+		}
+		title := "Dispatch"
+		if wo.Escalated != "" {
+			title = "Dispatch (no engineer accepted)"
+		}
+		add(TodoDispatch, title, nil, nil, roles, due)
+		if wo.Group != "" {
+			add(TodoPool, "Claim", nil, []string{wo.Group}, nil, due)
+		}
+	case node == process.NodeChecklist && wo.Engineer != "":
+		add(TodoChecklist, "Finish the checklist of", []string{wo.Engineer}, nil, nil, due)
+	}
+	if f := wo.FollowUp; f != nil && !f.Done && node == process.NodeFollowUp {
+		var users, groups []string
+		if f.Agent != "" {
+			users = []string{f.Agent}
+		} else if f.Group != "" {
+			groups = []string{f.Group}
+		}
+		add(TodoFollowUp, "Follow up", users, groups, nil, f.DueAt)
+	}
+	for _, ap := range wo.Approvals {
+		if ap.Status == "pending" {
+			items = append(items, approvalTodo(wo.ID, wo.Number, wo.Subject, ap))
+		}
+	}
+	return items
+}
+
+// ListPool lists the work orders waiting in the pools of the groups, oldest first.
+func (s *Store) ListPool(ctx context.Context, groups []string) ([]TodoItem, error) {
+	rows, err := s.q.ListTodoItemsOfKind(ctx, db.ListTodoItemsOfKindParams{Kind: TodoPool, Groups: nonNilStrings(groups)})
+	if err != nil {
+		return nil, fmt.Errorf("store: pool of %v: %w", groups, err)
+	}
+	out := make([]TodoItem, len(rows))
+	for i, r := range rows {
+		out[i] = todoFromRow(r)
+	}
+	return out, nil
 }
 
 // ListTodo lists the open items a user may act on, through their name, groups or roles.

@@ -138,3 +138,59 @@ func (c *Client) SignalServiceRequest(ctx context.Context, id string, a process.
 	}
 	return nil
 }
+
+// StartWorkOrder starts the run of a new work order with its record type pinned and returns the
+// order once it is stored. preview is the order as the interpreter will create it. Starting an
+// order whose run exists already returns that run's order (a retried creation creates nothing).
+func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, in process.NewWorkOrder, actor string, preview process.WorkOrder) (process.WorkOrder, error) {
+	start := c.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       WorkOrderWorkflowID(in.ID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:            WorkOrderSummary(in.Number, t, preview.Priority),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workOrderAttributes(preview)...),
+	}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor})
+	handle, err := c.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   UpdateCreated,
+			Args:         []any{CreatedInput{}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	return orderResult(ctx, handle, err)
+}
+
+// ActOnWorkOrder sends a staff action to a work order's run and returns the order once the change
+// is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
+func (c *Client) ActOnWorkOrder(ctx context.Context, id string, a process.Action, updateID string) (process.WorkOrder, error) {
+	handle, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   WorkOrderWorkflowID(id),
+		UpdateID:     updateID,
+		UpdateName:   UpdateAct,
+		Args:         []any{ActInput{Action: a}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	return orderResult(ctx, handle, err)
+}
+
+// SignalWorkOrder sends a work order an action that needs no answer.
+func (c *Client) SignalWorkOrder(ctx context.Context, id string, a process.Action) error {
+	if err := c.c.SignalWorkflow(ctx, WorkOrderWorkflowID(id), "", SignalAction, ActInput{Action: a}); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
+// orderResult waits for a work-order update's result: the order as it was stored.
+func orderResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.WorkOrder, error) {
+	if err != nil {
+		return process.WorkOrder{}, translate(err)
+	}
+	var res OrderResult
+	if err := handle.Get(ctx, &res); err != nil {
+		return process.WorkOrder{}, translate(err)
+	}
+	return res.Order, nil
+}

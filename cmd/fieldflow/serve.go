@@ -17,6 +17,7 @@ import (
 
 	"github.com/fieldflow/fieldflow/api"
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/intake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/worker"
@@ -65,6 +66,7 @@ func apiCommand(g *globals) *cobra.Command {
 		conn        connections
 		httpAddr    string
 		definitions string
+		publicURL   string
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -98,9 +100,7 @@ func apiCommand(g *globals) *cobra.Command {
 			srv := &http.Server{
 				Addr:              httpAddr,
 				ReadHeaderTimeout: 10 * time.Second,
-				Handler: api.New(api.Config{
-					Logger: log.Named("api"), Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
-				}),
+				Handler: api.New(apiConfig(log, keys, workflows.NewClient(tc), st, registry, publicURL)),
 			}
 			errs := make(chan error, 1)
 			go func() { errs <- srv.ListenAndServe() }()
@@ -117,6 +117,7 @@ func apiCommand(g *globals) *cobra.Command {
 	}
 	conn.flags(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", envOr("FIELDFLOW_HTTP", ":8080"), "address of the HTTP API (env FIELDFLOW_HTTP)")
+	cmd.Flags().StringVar(&publicURL, "public-url", envOr("FIELDFLOW_PUBLIC_URL", "http://localhost:8080"), "public address of the API, for links in mail and QR codes (env FIELDFLOW_PUBLIC_URL)")
 	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions (env FIELDFLOW_DEFINITIONS)")
 	return cmd
 }
@@ -222,5 +223,17 @@ func migrateCommand(*globals) *cobra.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// apiConfig is the API's configuration in a running system: work orders are created through the
+// intake service, mail goes out with the worker's SMTP settings (FIELDFLOW_SMTP_*).
+func apiConfig(log *zap.Logger, keys *auth.Keys, wf *workflows.Client, st *store.Store, registry *api.Registry, publicURL string) api.Config {
+	var mail worker.Dependencies
+	worker.MailFromEnv(&mail)
+	return api.Config{
+		Logger: log.Named("api"), Keys: keys, Workflows: wf, Store: st, Registry: registry,
+		Intake: &intake.Service{Catalog: registry, Store: st, Workflows: wf},
+		Mailer: mail.Mailer, MailFrom: mail.MailFrom, PublicURL: publicURL,
 	}
 }

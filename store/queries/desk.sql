@@ -20,3 +20,9 @@ LIMIT 500;
 
 -- name: GetTodoItem :one
 SELECT * FROM todo_items WHERE id = $1;
+
+-- name: ListTodoItemsOfKind :many
+SELECT * FROM todo_items
+WHERE kind = sqlc.arg(kind) AND groups && sqlc.arg(groups)::text[]
+ORDER BY created_at
+LIMIT 500;

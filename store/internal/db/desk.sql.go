@@ -163,3 +163,47 @@ func (q *Queries) ListTodoItems(ctx context.Context, arg ListTodoItemsParams) ([
 	}
 	return items, nil
 }
+
+const listTodoItemsOfKind = `-- name: ListTodoItemsOfKind :many
+SELECT id, record_id, number, kind, title, users, groups, roles, contact, due, created_at FROM todo_items
+WHERE kind = $1 AND groups && $2::text[]
+ORDER BY created_at
+LIMIT 500
+`
+
+type ListTodoItemsOfKindParams struct {
+	Kind   string
+	Groups []string
+}
+
+func (q *Queries) ListTodoItemsOfKind(ctx context.Context, arg ListTodoItemsOfKindParams) ([]TodoItem, error) {
+	rows, err := q.db.Query(ctx, listTodoItemsOfKind, arg.Kind, arg.Groups)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TodoItem
+	for rows.Next() {
+		var i TodoItem
+		if err := rows.Scan(
+			&i.ID,
+			&i.RecordID,
+			&i.Number,
+			&i.Kind,
+			&i.Title,
+			&i.Users,
+			&i.Groups,
+			&i.Roles,
+			&i.Contact,
+			&i.Due,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

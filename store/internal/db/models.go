@@ -19,6 +19,15 @@ type Attachment struct {
 	CreatedAt   time.Time
 }
 
+type Contact struct {
+	ID        string
+	Name      string
+	Email     string
+	Phone     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 type Definition struct {
 	Version    string
 	Key        string
@@ -124,6 +133,8 @@ type WorkOrder struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Doc        []byte
+	Channel    string
+	Source     string
 }
 
 type WorkOrderEvent struct {
@@ -133,4 +144,11 @@ type WorkOrderEvent struct {
 	Actor   string
 	At      time.Time
 	Details []byte
+}
+
+type WorkOrderRef struct {
+	Source      string
+	ExternalRef string
+	OrderID     string
+	CreatedAt   time.Time
 }

@@ -10,6 +10,32 @@ import (
 	"time"
 )
 
+const claimWorkOrderRef = `-- name: ClaimWorkOrderRef :one
+WITH claimed AS (
+    INSERT INTO work_order_refs (source, external_ref, order_id) VALUES ($1, $2, $3)
+    ON CONFLICT (source, external_ref) DO NOTHING
+    RETURNING order_id
+)
+SELECT order_id FROM claimed
+UNION ALL
+SELECT order_id FROM work_order_refs WHERE source = $1 AND external_ref = $2
+LIMIT 1
+`
+
+type ClaimWorkOrderRefParams struct {
+	Source      string
+	ExternalRef string
+	OrderID     string
+}
+
+// Claims a source's reference for an order; the order already holding it when taken.
+func (q *Queries) ClaimWorkOrderRef(ctx context.Context, arg ClaimWorkOrderRefParams) (string, error) {
+	row := q.db.QueryRow(ctx, claimWorkOrderRef, arg.Source, arg.ExternalRef, arg.OrderID)
+	var order_id string
+	err := row.Scan(&order_id)
+	return order_id, err
+}
+
 const getWorkOrder = `-- name: GetWorkOrder :one
 SELECT doc FROM work_orders WHERE id = $1
 `
@@ -95,9 +121,86 @@ func (q *Queries) ListWorkOrderEvents(ctx context.Context, arg ListWorkOrderEven
 	return items, nil
 }
 
+const listWorkOrders = `-- name: ListWorkOrders :many
+SELECT id, created_at, doc FROM work_orders
+WHERE ($1::text IS NULL OR record_type = $1)
+  AND ($2::text IS NULL OR state = $2)
+  AND ($3::text IS NULL OR stage = $3)
+  AND ($4::text IS NULL OR engineer = $4)
+  AND ($5::text IS NULL OR group_name = $5)
+  AND ($6::text IS NULL OR channel = $6)
+  AND ($7::text IS NULL OR source = $7)
+  AND ($8::text IS NULL OR priority = $8)
+  AND ($9::text IS NULL OR parent = $9)
+  AND ($10::text IS NULL OR engineer = $10
+       OR group_name = ANY($11::text[]))
+  AND ($12::timestamptz IS NULL
+       OR (created_at, id) < ($12::timestamptz, $13::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $14
+`
+
+type ListWorkOrdersParams struct {
+	RecordType     *string
+	State          *string
+	Stage          *string
+	Engineer       *string
+	GroupName      *string
+	Channel        *string
+	Source         *string
+	Priority       *string
+	Parent         *string
+	Viewer         *string
+	ViewerGroups   []string
+	AfterCreatedAt *time.Time
+	AfterID        *string
+	MaxRows        int32
+}
+
+type ListWorkOrdersRow struct {
+	ID        string
+	CreatedAt time.Time
+	Doc       []byte
+}
+
+func (q *Queries) ListWorkOrders(ctx context.Context, arg ListWorkOrdersParams) ([]ListWorkOrdersRow, error) {
+	rows, err := q.db.Query(ctx, listWorkOrders,
+		arg.RecordType,
+		arg.State,
+		arg.Stage,
+		arg.Engineer,
+		arg.GroupName,
+		arg.Channel,
+		arg.Source,
+		arg.Priority,
+		arg.Parent,
+		arg.Viewer,
+		arg.ViewerGroups,
+		arg.AfterCreatedAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListWorkOrdersRow
+	for rows.Next() {
+		var i ListWorkOrdersRow
+		if err := rows.Scan(&i.ID, &i.CreatedAt, &i.Doc); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const upsertWorkOrder = `-- name: UpsertWorkOrder :execrows
-INSERT INTO work_orders (id, number, record_type, stage, state, node, priority, engineer, group_name, parent, revision, created_at, updated_at, doc)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+INSERT INTO work_orders (id, number, record_type, stage, state, node, priority, engineer, group_name, parent, channel, source, revision, created_at, updated_at, doc)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (id) DO UPDATE SET
     stage = excluded.stage, state = excluded.state, node = excluded.node, priority = excluded.priority,
     engineer = excluded.engineer, group_name = excluded.group_name,
@@ -116,6 +219,8 @@ type UpsertWorkOrderParams struct {
 	Engineer   string
 	GroupName  string
 	Parent     string
+	Channel    string
+	Source     string
 	Revision   int64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -135,6 +240,8 @@ func (q *Queries) UpsertWorkOrder(ctx context.Context, arg UpsertWorkOrderParams
 		arg.Engineer,
 		arg.GroupName,
 		arg.Parent,
+		arg.Channel,
+		arg.Source,
 		arg.Revision,
 		arg.CreatedAt,
 		arg.UpdatedAt,

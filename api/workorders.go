@@ -1,0 +1,404 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/intake"
+	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
+	"github.com/fieldflow/fieldflow/workflows"
+)
+
+// workOrderRoutes are the work-order endpoints: intake by staff and other systems, dispatching,
+// the engineer's answers, the on-site checklist.
+func (s *Server) workOrderRoutes(v1 *gin.RouterGroup) {
+	creators := requireRole(auth.RoleAgent, auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration)
+	readers := requireRole(auth.Roles...)
+	dispatchers := requireRole(auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin)
+	field := requireRole(auth.RoleEngineer, auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin)
+	closers := requireRole(auth.RoleEngineer, auth.RoleAgent, auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin)
+	v1.POST("/work-orders", creators, s.createWorkOrder)
+	v1.GET("/work-orders", readers, s.listWorkOrders)
+	v1.GET("/work-orders/:id", readers, s.getWorkOrder)
+	v1.GET("/work-orders/:id/events", readers, s.listWorkOrderEvents)
+	v1.POST("/work-orders/:id/assign", dispatchers, s.assignWorkOrder)
+	v1.POST("/work-orders/:id/claim", field, s.claimWorkOrder)
+	v1.POST("/work-orders/:id/accept", field, s.acceptWorkOrder)
+	v1.POST("/work-orders/:id/decline", field, s.declineWorkOrder)
+	v1.POST("/work-orders/:id/transfer", field, s.transferWorkOrder)
+	v1.POST("/work-orders/:id/progress", field, s.progressWorkOrder)
+	v1.POST("/work-orders/:id/close", closers, s.closeWorkOrder)
+	v1.POST("/work-orders/:id/steps/:stepId/start", field, s.startStep)
+	v1.POST("/work-orders/:id/steps/:stepId/stop", field, s.stopStep)
+	v1.POST("/work-orders/:id/steps/:stepId/complete", field, s.completeStep)
+	v1.POST("/work-orders/:id/attachments", field, s.addWorkOrderAttachment)
+	v1.GET("/work-orders/:id/attachments/:itemId", readers, s.getWorkOrderAttachment)
+	v1.POST("/work-orders/:id/approvals/:approvalId", requireRole(auth.StaffRoles...), s.decideWorkOrderApproval)
+	v1.GET("/todo/pool", field, s.todoPool)
+	v1.POST("/todo/:itemId/claim", field, s.claimTodo)
+}
+
+// createWorkOrderBody is the body of POST /v1/work-orders.
+type createWorkOrderBody struct {
+	RecordType  string            `json:"recordType"`
+	Channel     string            `json:"channel"`
+	Subject     string            `json:"subject"`
+	Description string            `json:"description"`
+	Contact     process.Contact   `json:"contact"`
+	Account     string            `json:"account"`
+	Region      string            `json:"region"`
+	Device      process.Device    `json:"device"`
+	Impact      string            `json:"impact"`
+	Urgency     string            `json:"urgency"`
+	Fields      map[string]string `json:"fields"`
+	ExternalRef string            `json:"externalRef"`
+}
+
+// staffChannels are the channels staff may record an order as.
+var staffChannels = []string{process.ChannelAgent, process.ChannelDispatcher, process.ChannelOnlineService}
+
+func (s *Server) createWorkOrder(c *gin.Context) {
+	var body createWorkOrderBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	p, _ := principalOf(c)
+	key := c.GetHeader("Idempotency-Key")
+	in := process.NewWorkOrder{
+		RecordType: body.RecordType, Channel: body.Channel, Subject: body.Subject, Description: body.Description,
+		Contact: body.Contact, Account: body.Account, Region: body.Region, Device: body.Device,
+		Impact: body.Impact, Urgency: body.Urgency, Fields: body.Fields, ExternalRef: body.ExternalRef,
+	}
+	body.Contact.ID = ""
+	if p.HasAnyRole(auth.RoleIntegration) {
+		// Other systems: channel api, their name is the source, and a retry must be safe.
+		if key == "" {
+			_ = c.Error(badRequest("other systems must send an Idempotency-Key header with every work order they push"))
+			return
+		}
+		in.Channel, in.Source = process.ChannelAPI, p.Subject
+	} else {
+		switch {
+		case in.Channel == "" && p.HasAnyRole(auth.RoleDispatcher):
+			in.Channel = process.ChannelDispatcher
+		case in.Channel == "":
+			in.Channel = process.ChannelAgent
+		case !slices.Contains(staffChannels, in.Channel):
+			_ = c.Error(invalidFields(process.FieldError{Field: "channel", Message: fmt.Sprintf("staff record orders as %s", strings.Join(staffChannels, ", "))}))
+			return
+		}
+		if in.ExternalRef != "" {
+			in.Source = p.Subject
+		}
+	}
+	in.Contact.ID = ""
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	wo, err := s.cfg.Intake.CreateWorkOrder(ctx, intake.Submission{Order: in, Actor: p.Subject, Key: key})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Location", "/v1/work-orders/"+wo.ID)
+	writeJSON(c, http.StatusCreated, wo)
+}
+
+// workOrderFilters are the query parameters of GET /v1/work-orders.
+var workOrderFilters = []string{"recordType", "state", "stage", "engineer", "group", "channel", "priority", "parent", "cursor", "limit"}
+
+func (s *Server) listWorkOrders(c *gin.Context) {
+	for name := range c.Request.URL.Query() {
+		if !slices.Contains(workOrderFilters, name) {
+			_ = c.Error(badRequest(fmt.Sprintf("unknown query parameter %q; use %s", name, strings.Join(workOrderFilters, ", "))))
+			return
+		}
+	}
+	f := store.WorkOrderFilter{
+		RecordType: c.Query("recordType"), State: c.Query("state"), Stage: c.Query("stage"), Engineer: c.Query("engineer"),
+		Group: c.Query("group"), Channel: c.Query("channel"), Priority: c.Query("priority"), Parent: c.Query("parent"),
+		Cursor: c.Query("cursor"),
+	}
+	p, _ := principalOf(c)
+	switch {
+	case seesAllOrders(p):
+	case p.HasAnyRole(auth.RoleIntegration):
+		// An integration reads back only what it pushed.
+		f.Channel, f.Source = process.ChannelAPI, p.Subject
+	default:
+		f.Viewer, f.ViewerGroups = p.Subject, p.Groups
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			_ = c.Error(badRequest("limit must be a number from 1 to 200"))
+			return
+		}
+		f.Limit = n
+	}
+	page, err := s.cfg.Store.ListWorkOrders(c.Request.Context(), f)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, page)
+}
+
+// seesAllOrders: the desk and dispatch see every work order; engineers see theirs and their groups'.
+func seesAllOrders(p auth.Principal) bool {
+	return p.HasAnyRole(auth.RoleAdmin, auth.RoleSupervisor, auth.RoleDispatcher, auth.RoleAgent)
+}
+
+// visibleOrder reads a work order the caller may see; to anyone else it does not exist (404).
+func (s *Server) visibleOrder(c *gin.Context, id string) (process.WorkOrder, error) {
+	wo, err := s.cfg.Store.GetWorkOrder(c.Request.Context(), id)
+	if err != nil {
+		return wo, err
+	}
+	p, _ := principalOf(c)
+	switch {
+	case seesAllOrders(p):
+		return wo, nil
+	case p.HasAnyRole(auth.RoleIntegration):
+		if wo.Channel == process.ChannelAPI && wo.Source == p.Subject {
+			return wo, nil
+		}
+	case p.Subject == wo.Engineer || (wo.Offer != nil && wo.Offer.Engineer == p.Subject) || (wo.Group != "" && slices.Contains(p.Groups, wo.Group)):
+		return wo, nil
+	}
+	return process.WorkOrder{}, store.ErrNotFound
+}
+
+func (s *Server) getWorkOrder(c *gin.Context) {
+	wo, err := s.visibleOrder(c, c.Param("id"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, wo)
+}
+
+func (s *Server) listWorkOrderEvents(c *gin.Context) {
+	id := c.Param("id")
+	if _, err := s.visibleOrder(c, id); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	var after int64
+	if a := c.Query("after"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 0 {
+			_ = c.Error(badRequest("after must be an event sequence number"))
+			return
+		}
+		after = n
+	}
+	events, err := s.cfg.Store.ListWorkOrderEvents(c.Request.Context(), id, after, 0)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, gin.H{"items": events})
+}
+
+// actOnOrder sends an action to the order's run and returns the stored order; on failure it
+// records the error and ok is false.
+func (s *Server) actOnOrder(c *gin.Context, id string, a process.Action) (process.WorkOrder, bool) {
+	p, _ := principalOf(c)
+	a.Actor = p.Subject
+	for _, r := range p.Roles {
+		a.ActorRoles = append(a.ActorRoles, string(r))
+	}
+	a.ActorGroups = p.Groups
+	if a.Kind != process.ActionDecide {
+		if _, err := s.visibleOrder(c, id); err != nil {
+			_ = c.Error(err)
+			return process.WorkOrder{}, false
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	wo, err := s.cfg.Workflows.ActOnWorkOrder(ctx, id, a, s.updateID(c, p.Subject))
+	if errors.Is(err, workflows.ErrNotFound) {
+		if existing, getErr := s.cfg.Store.GetWorkOrder(ctx, id); getErr != nil {
+			err = getErr
+		} else if existing.State == process.StateClosed {
+			err = &process.Error{Code: process.CodeNotAllowed, Message: fmt.Sprintf("work order %s is closed", existing.Number)}
+		}
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return wo, false
+	}
+	return wo, true
+}
+
+// actOrder sends an action and answers with the stored order.
+func (s *Server) actOrder(c *gin.Context, a process.Action) {
+	if wo, ok := s.actOnOrder(c, c.Param("id"), a); ok {
+		writeJSON(c, http.StatusOK, wo)
+	}
+}
+
+type assignBody struct {
+	Group    string `json:"group"`
+	Engineer string `json:"engineer"`
+}
+
+func (s *Server) assignWorkOrder(c *gin.Context) {
+	var body assignBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.actOrder(c, process.Action{Kind: process.ActionAssign, Group: body.Group, Engineer: body.Engineer})
+}
+
+func (s *Server) claimWorkOrder(c *gin.Context) {
+	s.actOrder(c, process.Action{Kind: process.ActionClaim})
+}
+
+func (s *Server) acceptWorkOrder(c *gin.Context) {
+	s.actOrder(c, process.Action{Kind: process.ActionAccept})
+}
+
+type reasonBody struct {
+	Reason   string `json:"reason"`
+	Engineer string `json:"engineer"`
+}
+
+func (s *Server) declineWorkOrder(c *gin.Context) {
+	var body reasonBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.actOrder(c, process.Action{Kind: process.ActionDecline, Reason: body.Reason})
+}
+
+func (s *Server) transferWorkOrder(c *gin.Context) {
+	var body reasonBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.actOrder(c, process.Action{Kind: process.ActionTransfer, Engineer: body.Engineer, Reason: body.Reason})
+}
+
+func (s *Server) progressWorkOrder(c *gin.Context) {
+	s.actOrder(c, process.Action{Kind: process.ActionProgress})
+}
+
+func (s *Server) closeWorkOrder(c *gin.Context) {
+	var body closeBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.actOrder(c, process.Action{Kind: process.ActionClose, Resolved: body.Resolved, Resolution: body.Resolution})
+}
+
+type stepBody struct {
+	Result       string `json:"result"`
+	LaborMinutes int    `json:"laborMinutes"`
+	Note         string `json:"note"`
+}
+
+func (s *Server) completeStep(c *gin.Context) {
+	var body stepBody
+	if err := bindOptionalJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.actOrder(c, process.Action{Kind: process.ActionCompleteStep, StepID: c.Param("stepId"), StepResult: body.Result,
+		LaborMinutes: body.LaborMinutes, Note: body.Note})
+}
+
+func (s *Server) startStep(c *gin.Context) {
+	s.actOrder(c, process.Action{Kind: process.ActionStartStep, StepID: c.Param("stepId")})
+}
+
+func (s *Server) stopStep(c *gin.Context) {
+	s.actOrder(c, process.Action{Kind: process.ActionStopStep, StepID: c.Param("stepId")})
+}
+
+func (s *Server) decideWorkOrderApproval(c *gin.Context) {
+	var body decideBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.actOrder(c, process.Action{Kind: process.ActionDecide, ApprovalID: c.Param("approvalId"), Decision: body.Decision, Comment: body.Comment})
+}
+
+// addWorkOrderAttachment keeps a file (a photo of a checklist step when the form field "step" names
+// one) and records it on the order.
+func (s *Server) addWorkOrderAttachment(c *gin.Context) {
+	id := c.Param("id")
+	if _, err := s.visibleOrder(c, id); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	name, ctype, data, err := readUpload(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	p, _ := principalOf(c)
+	fileID := uuid.New().String()
+	if err := s.cfg.Store.SaveAttachment(c.Request.Context(), store.StoredFile{ID: fileID, RecordID: id, Name: name,
+		ContentType: ctype, CreatedBy: p.Subject, Data: data}); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	wo, ok := s.actOnOrder(c, id, process.Action{Kind: process.ActionAddAttachment,
+		Attachment: &process.Attachment{ID: fileID, Name: name, ContentType: ctype, Size: int64(len(data)), Step: c.PostForm("step")}})
+	if !ok {
+		_ = s.cfg.Store.DeleteAttachment(context.WithoutCancel(c.Request.Context()), fileID)
+		return
+	}
+	c.Header("Location", "/v1/work-orders/"+id+"/attachments/"+fileID)
+	writeJSON(c, http.StatusCreated, wo)
+}
+
+func (s *Server) getWorkOrderAttachment(c *gin.Context) {
+	if _, err := s.visibleOrder(c, c.Param("id")); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.sendAttachment(c)
+}
+
+// todoPool lists the work orders waiting in the pools of the caller's groups.
+func (s *Server) todoPool(c *gin.Context) {
+	p, _ := principalOf(c)
+	items, err := s.cfg.Store.ListPool(c.Request.Context(), p.Groups)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, gin.H{"items": items})
+}
+
+// claimTodo claims a pooled work order for the caller. Under concurrent claims exactly one wins;
+// the run answers the others 409, because the order has left the pool.
+func (s *Server) claimTodo(c *gin.Context) {
+	recordID, kind, ok := strings.Cut(c.Param("itemId"), ".")
+	if !ok || kind != store.TodoPool {
+		_ = c.Error(notFound("no pooled work order " + c.Param("itemId")))
+		return
+	}
+	if wo, ok := s.actOnOrder(c, recordID, process.Action{Kind: process.ActionClaim}); ok {
+		writeJSON(c, http.StatusOK, wo)
+	}
+}
