@@ -100,7 +100,7 @@ func apiCommand(g *globals) *cobra.Command {
 			srv := &http.Server{
 				Addr:              httpAddr,
 				ReadHeaderTimeout: 10 * time.Second,
-				Handler: api.New(apiConfig(log, keys, workflows.NewClient(tc), st, registry, publicURL)),
+				Handler:           api.New(apiConfig(log, keys, workflows.NewClient(tc), st, registry, publicURL)),
 			}
 			errs := make(chan error, 1)
 			go func() { errs <- srv.ListenAndServe() }()
