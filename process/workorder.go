@@ -140,6 +140,8 @@ type NewWorkOrder struct {
 	Parent      string            `json:"parent,omitempty"`
 	Source      string            `json:"source,omitempty"`
 	ExternalRef string            `json:"externalRef,omitempty"`
+	// Attachments are files that came with the order (an email's attachments), already stored.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // maxHops bounds how many nodes one step may pass through without waiting; validation forbids
@@ -158,7 +160,7 @@ func CreateWorkOrder(t *WorkOrderType, in NewWorkOrder, actor string, now time.T
 		Priority: priority, Impact: impact, Urgency: urgency, Subject: strings.TrimSpace(in.Subject),
 		Description: in.Description, Channel: in.Channel, Contact: in.Contact, Account: in.Account,
 		Region: in.Region, Device: in.Device, Fields: in.Fields, Parent: in.Parent,
-		Source: in.Source, ExternalRef: strings.TrimSpace(in.ExternalRef), Attachments: []Attachment{},
+		Source: in.Source, ExternalRef: strings.TrimSpace(in.ExternalRef), Attachments: append([]Attachment{}, in.Attachments...),
 		Steps: []StepRecord{}, Ratings: []RatingRecord{}, Approvals: []ApprovalState{},
 		SLA:        startSLA(&t.Process, priority, first.ID, now),
 		Definition: DefinitionRef{Key: t.Key, Version: t.Version},
