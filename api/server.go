@@ -141,6 +141,7 @@ func New(cfg Config) *Server {
 	v1.POST("/todo/:itemId/complete", staff, s.completeTodo)
 	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)
 	s.workOrderRoutes(v1)
+	s.groupRoutes(v1)
 
 	designers := requireRole(auth.RoleDesigner, auth.RoleAdmin)
 	v1.GET("/definitions", staff, s.listDefinitions)

@@ -20,6 +20,7 @@ type Store interface {
 	activities.MessageStore
 	activities.DefinitionStore
 	activities.InvoiceStore
+	activities.AssignmentStore
 }
 
 // Dependencies are what the activities need.
@@ -55,6 +56,7 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterActivity(&activities.Webhooks{Client: deps.HTTPClient})
 	r.RegisterActivity(&activities.Definitions{Store: deps.Store})
 	r.RegisterActivity(&activities.Invoices{Store: deps.Store})
+	r.RegisterActivity(&activities.Assignments{Store: deps.Store})
 }
 
 // MailFromEnv reads the mail settings: FIELDFLOW_SMTP_ADDR (host:port; unset: no email is sent),

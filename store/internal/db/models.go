@@ -8,6 +8,14 @@ import (
 	"time"
 )
 
+type AssignmentPick struct {
+	Key      string
+	GroupKey string
+	Engineer string
+	Strategy string
+	PickedAt time.Time
+}
+
 type Attachment struct {
 	ID          string
 	RecordID    string
@@ -42,6 +50,24 @@ type DefinitionHead struct {
 	Key       string
 	Kind      string
 	Version   string
+	UpdatedAt time.Time
+}
+
+type Group struct {
+	Key       string
+	Title     string
+	LastPick  string
+	CreatedBy string
+	CreateKey string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+type GroupMember struct {
+	GroupKey  string
+	Username  string
+	Active    bool
+	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
