@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/auth"
@@ -65,6 +66,23 @@ func TestConvertEndpoint(t *testing.T) {
 	require.Equal(t, "No dial tone", wo["subject"])
 	require.Equal(t, "From "+sr["number"].(string)+": since Monday", wo["description"])
 	require.Equal(t, "+357 22 000000", wo["contact"].(map[string]any)["phone"])
+
+	// The request links to the order; when the order closes, the request records the outcome.
+	linked := alice.must(http.StatusOK, "GET", path, nil)["workOrders"].([]any)
+	require.Len(t, linked, 1)
+	require.Equal(t, wo["id"], linked[0].(map[string]any)["id"])
+	require.Equal(t, "open", linked[0].(map[string]any)["status"])
+	dan := alice.as(token(t, stack, "dan", auth.RoleDispatcher))
+	dan.must(http.StatusOK, "POST", "/v1/work-orders/"+wo["id"].(string)+"/close", map[string]any{"resolved": true, "resolution": "line fixed"})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got := alice.must(http.StatusOK, "GET", path, nil)
+		links, _ := got["workOrders"].([]any)
+		require.Len(c, links, 1)
+		link := links[0].(map[string]any)
+		require.Equal(c, "resolved", link["status"])
+		require.Equal(c, "line fixed", link["resolution"])
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Contains(t, eventTypes(alice.must(http.StatusOK, "GET", path+"/events", nil)), "work_order_closed")
 
 	billing := alice.must(http.StatusCreated, "POST", "/v1/service-requests", map[string]any{
 		"queue": "billing", "subject": "x", "contact": map[string]any{"email": "a@example.com"},

@@ -161,17 +161,11 @@ func srDesk(q *Queue, sr *ServiceRequest, a Action, j *journal) (ok bool, err er
 	case ActionAddCharge, ActionUpdateCharge, ActionRemoveCharge:
 		return true, srCharge(sr, a, j)
 	case ActionAddAttachment:
-		at := a.Attachment
-		if at == nil || at.ID == "" || at.Name == "" || at.Size <= 0 {
-			return true, invalid(FieldError{Field: "file", Message: "is required"})
+		list, err := attach(sr.Attachments, a, j)
+		if err != nil {
+			return true, err
 		}
-		if slices.ContainsFunc(sr.Attachments, func(x Attachment) bool { return x.ID == at.ID }) {
-			return true, notAllowed("attachment %s is listed already", at.ID)
-		}
-		att := *at
-		att.By, att.At = a.Actor, j.now
-		sr.Attachments = append(sr.Attachments, att)
-		j.emit(EventAttachmentAdded, a.Actor, map[string]any{"attachment": att.ID, "name": att.Name, "size": att.Size, "contentType": att.ContentType})
+		sr.Attachments = list
 		return true, nil
 	case ActionAddActivity:
 		t := a.Task
@@ -366,4 +360,23 @@ func applyChargeInput(c *Charge, in *ChargeInput, creating bool) error {
 	}
 	c.Amount = cents(c.Quantity * c.UnitPrice)
 	return nil
+}
+
+// attach lists the file of an ActionAddAttachment (already stored) on a record.
+func attach(list []Attachment, a Action, j *journal) ([]Attachment, error) {
+	at := a.Attachment
+	if at == nil || at.ID == "" || at.Name == "" || at.Size <= 0 {
+		return list, invalid(FieldError{Field: "file", Message: "is required"})
+	}
+	if slices.ContainsFunc(list, func(x Attachment) bool { return x.ID == at.ID }) {
+		return list, notAllowed("attachment %s is listed already", at.ID)
+	}
+	att := *at
+	att.By, att.At = a.Actor, j.now
+	details := map[string]any{"attachment": att.ID, "name": att.Name, "size": att.Size, "contentType": att.ContentType}
+	if att.Step != "" {
+		details["step"] = att.Step
+	}
+	j.emit(EventAttachmentAdded, a.Actor, details)
+	return append(list, att), nil
 }

@@ -137,7 +137,9 @@ type Action struct {
 	Task       *TaskInput   `json:"task,omitempty"`
 	Attachment *Attachment  `json:"attachment,omitempty"`
 	RelatedID  string       `json:"relatedId,omitempty"`
-	Remove     bool         `json:"remove,omitempty"`
+	// WorkOrder is the work order an ActionWorkOrderClosed reports on.
+	WorkOrder *WorkOrderLink `json:"workOrder,omitempty"`
+	Remove    bool           `json:"remove,omitempty"`
 
 	EffectID   string            `json:"effectId,omitempty"`
 	EffectKind string            `json:"effectKind,omitempty"` // notify, webhook, convert

@@ -28,7 +28,9 @@ type ServiceRequest struct {
 	// Fields holds the values of the queue's custom fields.
 	Fields map[string]any `json:"fields"`
 	// Related lists the ids of related requests; a link shows on both requests.
-	Related         []string        `json:"related"`
+	Related []string `json:"related"`
+	// WorkOrders are the work orders made from the request, with how they ended.
+	WorkOrders      []WorkOrderLink `json:"workOrders,omitempty"`
 	Address         *Address        `json:"address,omitempty"`
 	AffectedService string          `json:"affectedService,omitempty"`
 	SLA             SLAClock        `json:"sla"`
@@ -258,7 +260,7 @@ func ApplyServiceRequest(q *Queue, sr ServiceRequest, a Action, now time.Time) (
 	sr.Approvals = slices.Clone(sr.Approvals)
 	sr.Categories, sr.Tags, sr.Related = slices.Clone(sr.Categories), slices.Clone(sr.Tags), slices.Clone(sr.Related)
 	sr.Notes, sr.Charges, sr.Activities = slices.Clone(sr.Notes), slices.Clone(sr.Charges), slices.Clone(sr.Activities)
-	sr.Attachments = slices.Clone(sr.Attachments)
+	sr.Attachments, sr.WorkOrders = slices.Clone(sr.Attachments), slices.Clone(sr.WorkOrders)
 	j := &journal{now: now, rev: &sr.Revision}
 	if err := applySR(q, &sr, a, j); err != nil {
 		return ServiceRequest{}, nil, err
@@ -281,9 +283,20 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 			return nil
 		}
 		j.add(effectOutcome(a, j.now))
+		if a.EffectKind == "convert" && a.Error == "" && a.Result["id"] != "" {
+			srLinkWorkOrder(sr, WorkOrderLink{ID: a.Result["id"], Number: a.Result["number"], RecordType: a.Result["recordType"], Status: "open"})
+		}
 		return nil
 	case ActionRelate:
 		srRelate(sr, a, j)
+		return nil
+	case ActionWorkOrderClosed:
+		if a.WorkOrder == nil || a.WorkOrder.ID == "" {
+			return invalid(FieldError{Field: "workOrder", Message: "is required"})
+		}
+		link := *a.WorkOrder
+		srLinkWorkOrder(sr, link)
+		j.emit(EventWorkOrderClosed, a.Actor, map[string]any{"id": link.ID, "number": link.Number, "status": link.Status, "resolution": link.Resolution})
 		return nil
 	}
 	if sr.State == StateClosed {
@@ -587,6 +600,18 @@ func srConvert(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		}
 	}
 	return nil
+}
+
+// srLinkWorkOrder adds or updates the link to a work order made from the request.
+func srLinkWorkOrder(sr *ServiceRequest, link WorkOrderLink) {
+	if i := slices.IndexFunc(sr.WorkOrders, func(w WorkOrderLink) bool { return w.ID == link.ID }); i >= 0 {
+		if link.RecordType == "" {
+			link.RecordType = sr.WorkOrders[i].RecordType
+		}
+		sr.WorkOrders[i] = link
+		return
+	}
+	sr.WorkOrders = append(sr.WorkOrders, link)
 }
 
 // srRelate records, on this request, a link made or removed by another request.

@@ -57,24 +57,28 @@ type ScenarioDevice struct {
 type ScenarioAction struct {
 	At    string   `yaml:"at"`
 	After Duration `yaml:"after"`
-	// Do is the action: progress, regress, close, decide, assign, accept, decline, transfer,
-	// complete_step, rate, skip_rating, follow_up, or "wait" to let time pass.
-	Do           ActionKind `yaml:"do,required"`
-	Actor        string     `yaml:"actor"`
-	Roles        []string   `yaml:"roles"`
-	ToStage      string     `yaml:"toStage"`
-	Reason       string     `yaml:"reason"`
-	Resolved     *bool      `yaml:"resolved"`
-	Resolution   string     `yaml:"resolution"`
-	Approval     string     `yaml:"approval"`
-	Decision     string     `yaml:"decision"`
-	ViaLink      bool       `yaml:"viaLink"`
-	Engineer     string     `yaml:"engineer"`
-	Group        string     `yaml:"group"`
-	Step         string     `yaml:"step"`
-	Result       string     `yaml:"result"`
-	LaborMinutes int        `yaml:"laborMinutes"`
-	Score        *float64   `yaml:"score"`
+	// Do is the action: progress, regress, close, decide, assign, claim, accept, decline, transfer,
+	// start_step, stop_step, complete_step, add_attachment, rate, skip_rating, follow_up, or "wait"
+	// to let time pass.
+	Do     ActionKind `yaml:"do,required"`
+	Actor  string     `yaml:"actor"`
+	Roles  []string   `yaml:"roles"`
+	Groups []string   `yaml:"groups"`
+	// File is the name of the file add_attachment uploads (a photo of Step, when given).
+	File         string   `yaml:"file"`
+	ToStage      string   `yaml:"toStage"`
+	Reason       string   `yaml:"reason"`
+	Resolved     *bool    `yaml:"resolved"`
+	Resolution   string   `yaml:"resolution"`
+	Approval     string   `yaml:"approval"`
+	Decision     string   `yaml:"decision"`
+	ViaLink      bool     `yaml:"viaLink"`
+	Engineer     string   `yaml:"engineer"`
+	Group        string   `yaml:"group"`
+	Step         string   `yaml:"step"`
+	Result       string   `yaml:"result"`
+	LaborMinutes int      `yaml:"laborMinutes"`
+	Score        *float64 `yaml:"score"`
 }
 
 // ParseScenario reads a scenario file, reporting mistakes with their positions.
@@ -191,8 +195,12 @@ func scenarioAction(a ScenarioAction) Action {
 	if actor == "" {
 		actor = "designer"
 	}
+	var file *Attachment
+	if a.File != "" {
+		file = &Attachment{ID: "simulated-" + a.File, Name: a.File, ContentType: "image/jpeg", Size: 1, Step: a.Step}
+	}
 	return Action{
-		Kind: a.Do, Actor: actor, ActorRoles: a.Roles, ViaLink: a.ViaLink, ToStage: a.ToStage, Reason: a.Reason,
+		Kind: a.Do, Actor: actor, ActorRoles: a.Roles, ActorGroups: a.Groups, Attachment: file, ViaLink: a.ViaLink, ToStage: a.ToStage, Reason: a.Reason,
 		Resolved: a.Resolved, Resolution: a.Resolution, ApprovalID: a.Approval, Decision: a.Decision,
 		Engineer: a.Engineer, Group: a.Group, StepID: a.Step, StepResult: a.Result, LaborMinutes: a.LaborMinutes, Score: a.Score,
 	}
@@ -308,6 +316,13 @@ func (s *simulation) effects(effects []Effect) {
 			s.line(s.now, "→ invoice", fmt.Sprintf("bill the contact %.2f for %d charge(s)", e.Total, len(e.Charges)))
 			done = append(done, Action{Kind: ActionEffectDone, EffectID: e.EffectID, EffectKind: "invoice", Actor: "system",
 				Result: map[string]string{"number": "SIM-INV-1"}})
+		case PickEngineer:
+			// The simulation knows no group members: the order waits in the pool for the
+			// scenario's assign or claim.
+			s.line(s.now, "→ pick", fmt.Sprintf("%s of %s (nobody in a simulation)", e.Strategy, e.Group))
+			done = append(done, Action{Kind: ActionEffectDone, EffectID: e.EffectID, EffectKind: "pick", Actor: "system"})
+		case ReportToParent:
+			s.line(s.now, "→ report", fmt.Sprintf("tell %s that %s is %s", e.Parent, e.Order.Number, e.Order.Status))
 		case StartWorkOrder:
 			s.line(s.now, "→ convert", fmt.Sprintf("start a %s work order (%s)", e.RecordType, formatFields(e.Fields)))
 			done = append(done, Action{Kind: ActionEffectDone, EffectID: e.EffectID, EffectKind: "convert", Actor: "system",

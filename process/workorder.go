@@ -44,23 +44,30 @@ type WorkOrder struct {
 	// Offer is the open offer to an engineer, while the order waits for acceptance.
 	Offer *Offer `json:"offer,omitempty"`
 	// Offers counts the offers made since the order last reached an acceptance node afresh.
-	Offers     int             `json:"offers,omitempty"`
-	Steps      []StepRecord    `json:"steps"`
-	Ratings    []RatingRecord  `json:"ratings"`
-	Rating     *RatingState    `json:"rating,omitempty"`
-	FollowUp   *FollowUpState  `json:"followUp,omitempty"`
-	Approvals  []ApprovalState `json:"approvals"`
-	Waiting    string          `json:"waiting,omitempty"` // the effect a notify/webhook/convert node waits for
-	WakeAt     *time.Time      `json:"wakeAt,omitempty"`  // a timer node's deadline
-	Children   []string        `json:"children,omitempty"`
-	SLA        SLAClock        `json:"sla"`
-	Resolved   *bool           `json:"resolved,omitempty"`
-	Definition DefinitionRef   `json:"definition"`
-	CreatedBy  string          `json:"createdBy"`
-	CreatedAt  time.Time       `json:"createdAt"`
-	UpdatedAt  time.Time       `json:"updatedAt"`
-	ClosedAt   *time.Time      `json:"closedAt,omitempty"`
-	Revision   int64           `json:"revision"`
+	Offers int `json:"offers,omitempty"`
+	// Declined lists the engineers who turned the order down (declined or let the offer expire):
+	// strategies do not offer it to them again.
+	Declined []string     `json:"declined,omitempty"`
+	Steps    []StepRecord `json:"steps"`
+	// StepTimers are the labor timers of checklist steps (timer mode).
+	StepTimers []StepTimer `json:"stepTimers,omitempty"`
+	// LaborMinutes is the labor time of all completed steps.
+	LaborMinutes int             `json:"laborMinutes"`
+	Ratings      []RatingRecord  `json:"ratings"`
+	Rating       *RatingState    `json:"rating,omitempty"`
+	FollowUp     *FollowUpState  `json:"followUp,omitempty"`
+	Approvals    []ApprovalState `json:"approvals"`
+	Waiting      string          `json:"waiting,omitempty"` // the effect a notify/webhook/convert node waits for
+	WakeAt       *time.Time      `json:"wakeAt,omitempty"`  // a timer node's deadline
+	Children     []string        `json:"children,omitempty"`
+	SLA          SLAClock        `json:"sla"`
+	Resolved     *bool           `json:"resolved,omitempty"`
+	Definition   DefinitionRef   `json:"definition"`
+	CreatedBy    string          `json:"createdBy"`
+	CreatedAt    time.Time       `json:"createdAt"`
+	UpdatedAt    time.Time       `json:"updatedAt"`
+	ClosedAt     *time.Time      `json:"closedAt,omitempty"`
+	Revision     int64           `json:"revision"`
 }
 
 // Device is the equipment a work order is about.
@@ -215,6 +222,7 @@ func ApplyWorkOrder(t *WorkOrderType, wo WorkOrder, a Action, now time.Time) (Wo
 	wo.Approvals = slices.Clone(wo.Approvals)
 	wo.Children = slices.Clone(wo.Children)
 	wo.Attachments = slices.Clone(wo.Attachments)
+	wo.Declined, wo.StepTimers = slices.Clone(wo.Declined), slices.Clone(wo.StepTimers)
 	if wo.FollowUp != nil {
 		f := *wo.FollowUp
 		wo.FollowUp = &f
@@ -235,6 +243,8 @@ type woMachine struct {
 	t  *WorkOrderType
 	wo *WorkOrder
 	j  *journal
+	// claimedBy is the engineer who claimed the order in this step: their claim is their acceptance.
+	claimedBy string
 }
 
 func (m *woMachine) node() (Node, bool) {
@@ -263,6 +273,14 @@ func (m *woMachine) apply(a Action) error {
 		m.timerFired(a.TimerID)
 		return nil
 	case ActionEffectDone:
+		if a.EffectKind == "pick" {
+			if m.wo.Waiting == a.EffectID && m.wo.State != StateClosed {
+				m.wo.Waiting = ""
+				n, _ := m.node()
+				m.picked(n, a)
+			}
+			return nil
+		}
 		m.j.add(effectOutcome(a, m.j.now))
 		if a.EffectKind == "convert" && a.Error == "" && a.Result["id"] != "" {
 			m.wo.Children = append(m.wo.Children, a.Result["id"])
@@ -279,6 +297,9 @@ func (m *woMachine) apply(a Action) error {
 	}
 	if a.Kind == ActionClose {
 		return m.close(a)
+	}
+	if a.Kind == ActionAddAttachment {
+		return m.addAttachment(a)
 	}
 	n, ok := m.node()
 	if !ok {
@@ -312,16 +333,30 @@ func (m *woMachine) apply(a Action) error {
 		if a.Group == "" && a.Engineer == "" {
 			return invalid(FieldError{Field: "engineer", Message: "give an engineer, a group, or both"})
 		}
+		if m.wo.Waiting != "" {
+			return notAllowed("work order %s is being assigned by its %s strategy; wait a moment", m.wo.Number, n.Strategy)
+		}
 		if a.Group != "" {
 			m.wo.Group = a.Group
 		}
 		if a.Engineer != "" {
 			m.wo.Engineer = a.Engineer
 		}
+		m.wo.Escalated = ""
 		m.j.emit(EventAssigned, a.Actor, map[string]any{"group": m.wo.Group, "engineer": m.wo.Engineer})
 		if m.wo.Engineer != "" {
 			m.enter(m.nextOf(n), a.Actor)
 		}
+	case ActionClaim:
+		return m.claim(n, a)
+	case ActionStartStep, ActionStopStep:
+		if n.Type != NodeChecklist {
+			return wrongNode()
+		}
+		if a.Kind == ActionStartStep {
+			return m.startStep(n, a)
+		}
+		return m.stopStep(n, a)
 	case ActionAccept:
 		if n.Type != NodeAcceptance || m.wo.Offer == nil {
 			return wrongNode()
@@ -343,8 +378,8 @@ func (m *woMachine) apply(a Action) error {
 			return notAllowed("the order is offered to %s, not to %s", m.wo.Offer.Engineer, a.Actor)
 		}
 		m.j.emit(EventDeclined, a.Actor, map[string]any{"engineer": m.wo.Offer.Engineer, "reason": a.Reason})
-		m.wo.Offer, m.wo.Engineer = nil, ""
-		m.enter(n.OnDecline, a.Actor)
+		m.turnedDown(m.wo.Offer.Engineer)
+		m.afterTurnDown(n, n.OnDecline, a.Actor)
 	case ActionTransfer:
 		if n.Type != NodeAcceptance || m.wo.Offer == nil {
 			return wrongNode()
@@ -431,13 +466,30 @@ func (m *woMachine) finish(stage Stage, resolved bool, actor, resolution string)
 	m.wo.Resolved = &resolved
 	at := m.j.now
 	m.wo.ClosedAt = &at
-	m.wo.Offer, m.wo.Rating, m.wo.WakeAt, m.wo.Waiting = nil, nil, nil, ""
+	m.wo.Offer, m.wo.Rating, m.wo.WakeAt, m.wo.Waiting, m.wo.Escalated = nil, nil, nil, "", ""
 	m.wo.SLA = m.wo.SLA.stop(m.t.CalendarDef, m.j.now)
 	details := map[string]any{"from": from, "resolved": resolved, "node": m.wo.Node}
 	if resolution != "" {
 		details["resolution"] = resolution
 	}
 	m.j.emit(EventClosed, actor, details)
+	if m.wo.Parent != "" {
+		status := "unresolved"
+		if resolved {
+			status = "resolved"
+		}
+		m.j.effects = append(m.j.effects, ReportToParent{Parent: m.wo.Parent, Order: WorkOrderLink{
+			ID: m.wo.ID, Number: m.wo.Number, RecordType: m.wo.RecordType, Status: status, Resolution: resolution, ClosedAt: &at,
+		}})
+	}
+}
+
+// turnedDown ends the open offer: its engineer declined or let it expire.
+func (m *woMachine) turnedDown(engineer string) {
+	m.wo.Offer, m.wo.Engineer = nil, ""
+	if !slices.Contains(m.wo.Declined, engineer) {
+		m.wo.Declined = append(m.wo.Declined, engineer)
+	}
 }
 
 // moveTo changes the stage (keeping the SLA clock in step) without an event.
@@ -529,9 +581,20 @@ func (m *woMachine) start(n Node, actor string) (next string, wait bool) {
 		if m.wo.Engineer != "" {
 			return m.nextOf(n), false
 		}
+		// After an escalation the dispatcher decides; otherwise a strategy picks from the group.
+		if m.wo.Group != "" && m.wo.Escalated == "" && (n.Strategy == StrategyRoundRobin || n.Strategy == StrategyLeastLoaded) {
+			id := fmt.Sprintf("pick:%s:%d", n.ID, m.wo.Revision)
+			m.j.effects = append(m.j.effects, PickEngineer{EffectID: id, Group: m.wo.Group, Strategy: n.Strategy})
+			m.wo.Waiting = id
+		}
 		return "", true // a dispatcher assigns, or a group member claims it from the pool
 	case NodeAcceptance:
-		m.offer(n, actor)
+		if m.claimedBy != "" && m.claimedBy == m.wo.Engineer {
+			m.wo.Offers = 0
+			m.j.emit(EventAccepted, m.claimedBy, map[string]any{"engineer": m.claimedBy, "claimed": true})
+			return m.nextOf(n), false
+		}
+		m.offer(n, actor) // it moves on itself when there is nobody to offer to
 		return "", true
 	case NodeRating:
 		st := &RatingState{Node: n.ID, Template: n.Template}
@@ -629,21 +692,7 @@ func (m *woMachine) start(n Node, actor string) (next string, wait bool) {
 func (m *woMachine) offer(n Node, actor string) {
 	m.wo.Offers++
 	if n.MaxOffers > 0 && m.wo.Offers > n.MaxOffers {
-		m.wo.Offer, m.wo.Offers = nil, 0
-		details := map[string]any{"node": n.ID, "offers": n.MaxOffers}
-		next := n.OnDecline
-		if n.OnExhausted != nil {
-			details["to"] = n.OnExhausted.Escalate
-			if n.OnExhausted.Escalate != "" {
-				m.wo.Group = n.OnExhausted.Escalate
-			}
-			if n.OnExhausted.Next != "" {
-				next = n.OnExhausted.Next
-			}
-		}
-		m.wo.Engineer = ""
-		m.j.emit(EventEscalated, "system", details)
-		m.enter(next, actor)
+		m.exhausted(n, actor)
 		return
 	}
 	if m.wo.Engineer == "" {
@@ -653,6 +702,35 @@ func (m *woMachine) offer(n Node, actor string) {
 	}
 	m.wo.Offer = &Offer{Engineer: m.wo.Engineer, OfferedAt: m.j.now, ExpiresAt: Deadline(m.j.now, n.Timeout, m.t.CalendarDef), Number: m.wo.Offers}
 	m.j.emit(EventOffered, "system", map[string]any{"engineer": m.wo.Engineer, "expiresAt": m.wo.Offer.ExpiresAt, "offer": m.wo.Offers})
+}
+
+// exhausted ends the offers of acceptance node n: the order goes back to dispatch, where the
+// alerted role (the dispatcher unless the node names another) decides; strategies stop picking
+// until someone assigns the order.
+func (m *woMachine) exhausted(n Node, actor string) {
+	m.wo.Offer, m.wo.Offers, m.wo.Engineer = nil, 0, ""
+	m.wo.Escalated = "dispatcher"
+	next := n.OnDecline
+	if n.OnExhausted != nil {
+		if n.OnExhausted.Escalate != "" {
+			m.wo.Escalated = n.OnExhausted.Escalate
+		}
+		if n.OnExhausted.Next != "" {
+			next = n.OnExhausted.Next
+		}
+	}
+	m.j.emit(EventEscalated, "system", map[string]any{"node": n.ID, "offers": n.MaxOffers, "to": m.wo.Escalated})
+	m.enter(next, actor)
+}
+
+// afterTurnDown goes on after an offer was declined or expired: back to next, or to the alerted
+// dispatcher when that was the node's last offer.
+func (m *woMachine) afterTurnDown(n Node, next, actor string) {
+	if n.MaxOffers > 0 && m.wo.Offers >= n.MaxOffers {
+		m.exhausted(n, actor)
+		return
+	}
+	m.enter(next, actor)
 }
 
 // missingSteps lists the steps of a checklist node that apply and are not done (only the required
@@ -677,30 +755,63 @@ func (m *woMachine) stepDone(node, step string) bool {
 	return slices.ContainsFunc(m.wo.Steps, func(s StepRecord) bool { return s.Node == node && s.ID == step })
 }
 
+// completeStep records a step of the checklist. Steps go in order: a step waits for the required
+// steps before it, and once a later step is done an earlier one is passed. Labor time comes from
+// the engineer or from the step's timer; a photo step needs its photo first. Completing the last
+// step that is left (the last required one when only optional steps came before) moves on.
 func (m *woMachine) completeStep(n Node, a Action) error {
-	i := slices.IndexFunc(n.Steps, func(s ChecklistStep) bool { return s.ID == a.StepID })
-	if i < 0 {
-		return notFoundField("stepId", a.StepID)
+	step, err := m.openStep(n, a.StepID)
+	if err != nil {
+		return err
 	}
-	step := n.Steps[i]
-	if m.stepDone(n.ID, step.ID) {
-		return notAllowed("step %q is already done", step.ID)
+	i := slices.IndexFunc(n.Steps, func(s ChecklistStep) bool { return s.ID == step.ID })
+	for _, later := range n.Steps[i+1:] {
+		if m.stepDone(n.ID, later.ID) {
+			return notAllowed("steps are done in order: %q is done already, so %q was passed", later.ID, step.ID)
+		}
 	}
-	if step.When != "" && !m.condition(step.When) {
-		return notAllowed("step %q does not apply to this order", step.ID)
+	var before []string
+	for _, earlier := range n.Steps[:i] {
+		if earlier.Required && (earlier.When == "" || m.condition(earlier.When)) && !m.stepDone(n.ID, earlier.ID) {
+			before = append(before, earlier.ID)
+		}
 	}
-	if step.LaborTime && a.LaborMinutes <= 0 {
-		return invalid(FieldError{Field: "laborMinutes", Message: fmt.Sprintf("step %q records labor time: give the minutes worked", step.ID)})
+	if len(before) > 0 {
+		return notAllowed("steps are done in order: first %s", strings.Join(before, ", "))
 	}
 	if a.LaborMinutes < 0 {
 		return invalid(FieldError{Field: "laborMinutes", Message: "cannot be negative"})
 	}
-	m.wo.Steps = append(m.wo.Steps, StepRecord{Node: n.ID, ID: step.ID, Result: a.StepResult, LaborMinutes: a.LaborMinutes, Note: a.Note, By: a.Actor, At: m.j.now})
-	m.j.emit(EventStepCompleted, a.Actor, map[string]any{"node": n.ID, "step": step.ID, "laborMinutes": a.LaborMinutes, "result": a.StepResult})
-	if len(m.missingSteps(n, false)) == 0 {
+	minutes := a.LaborMinutes
+	if minutes == 0 {
+		minutes = m.timedMinutes(n.ID, step.ID)
+	}
+	if step.LaborTime && minutes <= 0 {
+		return invalid(FieldError{Field: "laborMinutes", Message: fmt.Sprintf("step %q records labor time: give the minutes worked or run its timer", step.ID)})
+	}
+	if step.Attachment && !slices.ContainsFunc(m.wo.Attachments, func(at Attachment) bool { return at.Step == step.ID }) {
+		return notAllowed("step %q needs a photo: upload it with the step's id first", step.ID)
+	}
+	if t := m.stepTimer(n.ID, step.ID); t >= 0 {
+		m.wo.StepTimers = slices.Delete(m.wo.StepTimers, t, t+1)
+	}
+	m.wo.Steps = append(m.wo.Steps, StepRecord{Node: n.ID, ID: step.ID, Result: a.StepResult, LaborMinutes: minutes, Note: a.Note, By: a.Actor, At: m.j.now})
+	m.wo.LaborMinutes = laborMinutes(m.wo.Steps)
+	m.j.emit(EventStepCompleted, a.Actor, map[string]any{"node": n.ID, "step": step.ID, "laborMinutes": minutes, "result": a.StepResult, "totalLaborMinutes": m.wo.LaborMinutes})
+	if len(m.missingSteps(n, true)) == 0 && !m.stepsLeftAfter(n, i) {
 		m.enter(m.nextOf(n), a.Actor)
 	}
 	return nil
+}
+
+// stepsLeftAfter reports whether a step after position i applies and is not done.
+func (m *woMachine) stepsLeftAfter(n Node, i int) bool {
+	for _, s := range n.Steps[i+1:] {
+		if (s.When == "" || m.condition(s.When)) && !m.stepDone(n.ID, s.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // scaleMax is the top score of a rating scale.
@@ -779,9 +890,9 @@ func (m *woMachine) timerFired(id string) {
 		m.approvalSettled(n, i, "system")
 	case strings.HasPrefix(id, "offer:"):
 		engineer := m.wo.Offer.Engineer
-		m.wo.Offer, m.wo.Engineer = nil, ""
+		m.turnedDown(engineer)
 		m.j.emit(EventOfferExpired, "system", map[string]any{"engineer": engineer, "node": n.ID})
-		m.enter(n.OnTimeout, "system")
+		m.afterTurnDown(n, n.OnTimeout, "system")
 	case strings.HasPrefix(id, "rating:"):
 		m.wo.Rating = nil
 		if m.ratingsOf(n.ID) == 0 {

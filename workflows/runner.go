@@ -186,6 +186,30 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 				}
 			})
 			continue
+		case process.ReportToParent:
+			report := e
+			r.effects++
+			workflow.Go(ctx, func(gctx workflow.Context) {
+				defer func() { r.effects-- }()
+				err := workflow.SignalExternalWorkflow(gctx, ServiceRequestWorkflowID(report.Parent), "", SignalAction, ActInput{Action: process.Action{
+					Kind: process.ActionWorkOrderClosed, Actor: "system", WorkOrder: &report.Order,
+				}}).Get(gctx, nil)
+				if err != nil {
+					// The request is closed (its run ended): the outcome shows on the work order only.
+					workflow.GetLogger(gctx).Warn("could not tell the service request", "request", report.Parent, "error", err)
+				}
+			})
+			continue
+		case process.PickEngineer:
+			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
+				actx := workflow.WithActivityOptions(gctx, effectOptions)
+				var a *activities.Assignments
+				var res activities.PickEngineerResult
+				err := workflow.ExecuteActivity(actx, a.PickEngineer, activities.PickEngineerInput{
+					Key: r.in.recordID(r.state) + ":" + e.EffectID, Group: e.Group, Strategy: e.Strategy,
+				}).Get(gctx, &res)
+				return "pick", e.EffectID, map[string]string{"engineer": res.Engineer}, err
+			}
 		case process.IssueInvoice:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
 				actx := workflow.WithActivityOptions(gctx, effectOptions)

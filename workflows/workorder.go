@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -16,14 +17,19 @@ func WorkOrder(ctx workflow.Context, in WorkOrderInput) (WorkOrderResult, error)
 	if in.Type == nil {
 		return WorkOrderResult{}, temporal.NewNonRetryableApplicationError("the run has no record type definition", "InvalidInput", nil)
 	}
-	w := &workOrder{typ: in.Type}
+	// Runs that started before field-service dispatch existed replay as they ran: no strategy picks,
+	// no report to the request on close (both add commands to the history).
+	w := &workOrder{typ: in.Type, fieldService: workflow.GetVersion(ctx, "field-service", workflow.DefaultVersion, 1) >= 1}
+	if !w.fieldService {
+		w.typ = withoutStrategies(in.Type)
+	}
 	var effects []process.Effect
 	var state process.WorkOrder
 	if in.Resume != nil {
 		state = *in.Resume
 	} else {
 		var err error
-		if state, effects, err = process.CreateWorkOrder(in.Type, in.New, in.Actor, now(ctx)); err != nil {
+		if state, effects, err = process.CreateWorkOrder(w.typ, in.New, in.Actor, now(ctx)); err != nil {
 			return WorkOrderResult{}, applicationError(err)
 		}
 	}
@@ -48,14 +54,29 @@ func WorkOrder(ctx workflow.Context, in WorkOrderInput) (WorkOrderResult, error)
 }
 
 type workOrder struct {
-	typ *process.WorkOrderType
-	r   *runner[process.WorkOrder]
+	typ          *process.WorkOrderType
+	fieldService bool
+	r            *runner[process.WorkOrder]
+}
+
+// withoutStrategies is t with its assignment strategies turned off (orders wait for a dispatcher).
+func withoutStrategies(t *process.WorkOrderType) *process.WorkOrderType {
+	c := *t
+	c.Nodes = slices.Clone(t.Nodes)
+	for i := range c.Nodes {
+		c.Nodes[i].Strategy = ""
+	}
+	return &c
 }
 
 func (w *workOrder) interpreter() interpreter[process.WorkOrder] {
 	return interpreter[process.WorkOrder]{
 		apply: func(wo process.WorkOrder, a process.Action, t time.Time) (process.WorkOrder, []process.Effect, error) {
-			return process.ApplyWorkOrder(w.typ, wo, a, t)
+			out, effects, err := process.ApplyWorkOrder(w.typ, wo, a, t)
+			if !w.fieldService {
+				effects = slices.DeleteFunc(effects, func(e process.Effect) bool { _, ok := e.(process.ReportToParent); return ok })
+			}
+			return out, effects, err
 		},
 		timers:   func(wo process.WorkOrder) []process.Timer { return process.WorkOrderTimers(w.typ, wo) },
 		closed:   func(wo process.WorkOrder) bool { return wo.State == process.StateClosed },
@@ -99,6 +120,9 @@ func (w *workOrder) setup(ctx workflow.Context) error {
 			return OrderResult{}, applicationError(err)
 		}
 		w.typ = in.Type
+		if !w.fieldService {
+			w.typ = withoutStrategies(in.Type)
+		}
 		w.r.in = w.interpreter()
 		w.r.state = wo
 		if err := w.r.settle(ctx, wo, effects); err != nil {

@@ -2,10 +2,12 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 
@@ -103,12 +105,16 @@ func TestRepairWorkOrder(t *testing.T) {
 		{StepID: "arrive"},
 		{StepID: "diagnose", StepResult: "worn-seal", LaborMinutes: 40},
 		{StepID: "repair", LaborMinutes: 55},
-		{StepID: "photo", Note: "photo.jpg"},
+		{StepID: "photo", Note: "all dry"},
 	} {
 		u.at(time.Duration(61+i)*time.Minute, workflows.UpdateAct, woAct(process.ActionCompleteStep, "frank", func(a *process.Action) {
 			a.StepID, a.StepResult, a.LaborMinutes, a.Note = step.StepID, step.StepResult, step.LaborMinutes, step.Note
 		}))
 	}
+	// The photo step needs its photo before it is done.
+	u.at(63*time.Minute+30*time.Second, workflows.UpdateAct, woAct(process.ActionAddAttachment, "frank", func(a *process.Action) {
+		a.Attachment = &process.Attachment{ID: uuid.NewString(), Name: "unit.jpg", ContentType: "image/jpeg", Size: 1024, Step: "photo"}
+	}))
 	two := 2.0
 	badScore := 9.0
 	outOfScale := u.at(2*time.Hour, workflows.UpdateAct, woAct(process.ActionRate, "ada", func(a *process.Action) { a.Score = &badScore }))
@@ -143,6 +149,8 @@ func TestRepairWorkOrder(t *testing.T) {
 	require.Equal(t, "hvac", wo.Group)
 	require.Len(t, wo.Steps, 4)
 	require.Equal(t, 95, wo.Steps[1].LaborMinutes+wo.Steps[2].LaborMinutes)
+	require.Equal(t, 95, wo.LaborMinutes, "the order shows its total labor time")
+	require.Len(t, wo.Attachments, 1)
 	require.Len(t, wo.Ratings, 1)
 	require.Equal(t, "repair-survey", wo.Ratings[0].Template, "the rule picked the template")
 	require.True(t, wo.FollowUp.Done)
@@ -189,6 +197,9 @@ func TestRatingAutoCompletes(t *testing.T) {
 	u.at(0, workflows.UpdateCreated, workflows.CreatedInput{})
 	u.at(time.Minute, workflows.UpdateAct, woAct(process.ActionAssign, "dan", func(a *process.Action) { a.Group, a.Engineer = "installers", "gus" }))
 	u.at(2*time.Minute, workflows.UpdateAct, woAct(process.ActionAccept, "gus"))
+	u.at(5*time.Minute+30*time.Second, workflows.UpdateAct, woAct(process.ActionAddAttachment, "gus", func(a *process.Action) {
+		a.Attachment = &process.Attachment{ID: uuid.NewString(), Name: "warranty.pdf", ContentType: "application/pdf", Size: 2048, Step: "handover"}
+	}))
 	for i, step := range []string{"site-survey", "mount", "test", "handover"} {
 		u.at(time.Duration(3+i)*time.Minute, workflows.UpdateAct, woAct(process.ActionCompleteStep, "gus", func(a *process.Action) {
 			a.StepID, a.LaborMinutes = step, 30
@@ -239,6 +250,13 @@ func TestConversionStartsAWorkOrder(t *testing.T) {
 			}
 		}
 	}, 2*time.Hour)
+	// The closing child reports to its request (closed by then: the signal fails, and that is fine).
+	var report workflows.ActInput
+	env.OnSignalExternalWorkflow(mock.Anything, workflows.ServiceRequestWorkflowID(id), "", workflows.SignalAction, mock.Anything).
+		Return(func(_, _, _, _ string, arg any) error {
+			report = arg.(workflows.ActInput)
+			return errors.New("the request's run has ended")
+		}).Once()
 	env.ExecuteWorkflow(workflows.ServiceRequest, workflows.ServiceRequestInput{Queue: queue, Actor: "alice", New: process.NewServiceRequest{
 		ID: id, Number: "TS-2026-000001", Queue: "technical-support", Subject: "Router burnt out", Description: "smoke from the box",
 		Contact: process.Contact{Name: "Ada", Email: "ada@example.com"}, Categories: []string{"equipment/faulty"},
@@ -267,4 +285,11 @@ func TestConversionStartsAWorkOrder(t *testing.T) {
 	require.Equal(t, "service-request", child.Channel)
 	require.NoError(t, childClosed)
 	require.Equal(t, process.StateClosed, child.State, "the child ran on after its parent closed, until it was closed itself")
+	require.Equal(t, process.ActionWorkOrderClosed, report.Action.Kind)
+	require.Equal(t, process.WorkOrderLink{ID: childID, Number: child.Number, RecordType: "repair", Status: "unresolved", ClosedAt: child.ClosedAt}, *report.Action.WorkOrder)
+
+	parent, err := st.GetServiceRequest(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, []process.WorkOrderLink{{ID: childID, Number: child.Number, RecordType: "repair", Status: "open"}}, parent.WorkOrders,
+		"the request links to the order it made")
 }
