@@ -48,7 +48,7 @@ func TestMigrateWorkOrder(t *testing.T) {
 	files := shippedFiles(t)
 	before, err := Load(files)
 	require.NoError(t, err)
-	files["work-orders/repair.yaml"] = []byte(strings.Replace(string(files["work-orders/repair.yaml"]), "    timeout: 30m\n", "    timeout: 45m\n", 1))
+	files["work-orders/repair.yaml"] = []byte(strings.Replace(string(files["work-orders/repair.yaml"]), "    timeout: 30bm\n", "    timeout: 45bm\n", 1))
 	after, err := Load(files)
 	require.NoError(t, err)
 	oldT, _ := before.WorkOrderType("repair")

@@ -201,7 +201,7 @@ func TestSchemaRejectsBrokenDefinitions(t *testing.T) {
 		{"node type", "work-orders/repair.yaml", "type: assignment", "type: asignment", "/nodes/0/type"},
 		{"assignment strategy", "work-orders/repair.yaml", "strategy: round_robin", "strategy: random", "/nodes/0/strategy"},
 		{"rating scale", "work-orders/repair.yaml", "scale: five-star", "scale: 5-star", "/nodes/4/scale"},
-		{"duration without a unit", "work-orders/repair.yaml", "timeout: 30m", "timeout: 30 minutes", "/nodes/1/timeout"},
+		{"duration without a unit", "work-orders/repair.yaml", "timeout: 30bm", "timeout: 30 minutes", "/nodes/1/timeout"},
 		{"business and wall-clock time mixed", "service-requests/billing.yaml", "medium: 4bh", "medium: 4bh30m", "/sla/alert/medium"},
 		{"zero duration", "service-requests/billing.yaml", "timeout: 2d", "timeout: 0d", "/stages/2/approval/timeout"},
 		{"missing stage state", "service-requests/billing.yaml", "{id: new, title: New, state: new}", "{id: new, title: New}", "/stages/0"},
@@ -307,7 +307,7 @@ func TestSchemaAcceptsTheAlternativesTheLoaderAccepts(t *testing.T) {
 		{"escalation to a node", "work-orders/repair.yaml", "onExhausted: {escalate: dispatcher}", "onExhausted: {next: dispatch}"},
 		{"assignment rule with an engineer", "work-orders/repair.yaml", `{when: '= order.device.category == "hvac"', group: hvac}`, `{when: '= order.device.category == "hvac"', engineer: ana}`},
 		{"quorum", "service-requests/billing.yaml", "mode: any", "mode: quorum:2"},
-		{"business hours", "work-orders/repair.yaml", "timeout: 30m", "timeout: 1bh30bm"},
+		{"business hours", "work-orders/repair.yaml", "timeout: 30bm", "timeout: 1bh30bm"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			changed := schemaEdit(t, files, tc.file, tc.old, tc.replacement)

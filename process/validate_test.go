@@ -68,7 +68,7 @@ func TestValidationMessages(t *testing.T) {
 			`work-orders/repair.yaml:52:5: nodes[4]: a rating node does not use "steps"`},
 		{"misspelled node type", "work-orders/repair.yaml", "type: checklist", "type: checklst",
 			`work-orders/repair.yaml:41:11: node type "checklst" is not one of stage, approval, assignment, acceptance, checklist, rating, follow_up, notify, webhook, convert, decision, timer, end (did you mean "checklist"?)`},
-		{"acceptance without a timeout", "work-orders/repair.yaml", "    timeout: 30m\n", "",
+		{"acceptance without a timeout", "work-orders/repair.yaml", "    timeout: 30bm\n", "",
 			`work-orders/repair.yaml:28:5: a wait needs a timeout path: add "timeout" (for example 2d) and what happens then`},
 		{"rating that could wait for ever", "work-orders/repair.yaml", "    autoComplete: 3d\n", "",
 			`work-orders/repair.yaml:48:5: a rating that is not mandatory needs autoComplete (for example 3d): without it the order would wait forever for a customer who never rates`},

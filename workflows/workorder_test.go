@@ -79,6 +79,8 @@ func TestRepairWorkOrder(t *testing.T) {
 	cat, st := published(t)
 	repair, _ := cat.WorkOrderType("repair")
 	env := newEnv()
+	// Monday 09:00 in Nicosia: the offer's 30 business minutes run at once.
+	env.SetStartTime(time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC))
 	worker.Register(env, worker.Dependencies{Store: st, BaseURL: "https://fieldflow.example"})
 	id := uuid.NewString()
 	in := workflows.WorkOrderInput{Type: repair, Actor: "alice", New: process.NewWorkOrder{
