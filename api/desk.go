@@ -386,21 +386,11 @@ func (s *Server) addAttachment(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	name, ctype, data, err := readUpload(c)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	p, _ := principalOf(c)
-	fileID := uuid.New().String()
-	if err := s.cfg.Store.SaveAttachment(c.Request.Context(), store.StoredFile{ID: fileID, RecordID: id, Name: name,
-		ContentType: ctype, CreatedBy: p.Subject, Data: data}); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	if _, ok := s.actAndReturn(c, process.Action{Kind: process.ActionAddAttachment,
-		Attachment: &process.Attachment{ID: fileID, Name: name, ContentType: ctype, Size: int64(len(data))}}); !ok {
-		_ = s.cfg.Store.DeleteAttachment(context.WithoutCancel(c.Request.Context()), fileID)
+	att, ok := s.keepUpload(c, id, func(att process.Attachment) bool {
+		_, ok := s.actAndReturn(c, process.Action{Kind: process.ActionAddAttachment, Attachment: &att})
+		return ok
+	})
+	if !ok {
 		return
 	}
 	sr, err := s.cfg.Store.GetServiceRequest(c.Request.Context(), id)
@@ -408,8 +398,30 @@ func (s *Server) addAttachment(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	c.Header("Location", "/v1/service-requests/"+id+"/attachments/"+fileID)
+	c.Header("Location", "/v1/service-requests/"+id+"/attachments/"+att.ID)
 	writeJSON(c, http.StatusCreated, sr)
+}
+
+// keepUpload stores the uploaded file of record id, then lets record list it on the record; when
+// record fails (it has recorded the error), the file is deleted again.
+func (s *Server) keepUpload(c *gin.Context, id string, record func(process.Attachment) bool) (process.Attachment, bool) {
+	name, ctype, data, err := readUpload(c)
+	if err != nil {
+		_ = c.Error(err)
+		return process.Attachment{}, false
+	}
+	p, _ := principalOf(c)
+	att := process.Attachment{ID: uuid.New().String(), Name: name, ContentType: ctype, Size: int64(len(data))}
+	if err := s.cfg.Store.SaveAttachment(c.Request.Context(), store.StoredFile{ID: att.ID, RecordID: id, Name: name,
+		ContentType: ctype, CreatedBy: p.Subject, Data: data}); err != nil {
+		_ = c.Error(err)
+		return att, false
+	}
+	if !record(att) {
+		_ = s.cfg.Store.DeleteAttachment(context.WithoutCancel(c.Request.Context()), att.ID)
+		return att, false
+	}
+	return att, true
 }
 
 // getAttachment downloads a file of a request.

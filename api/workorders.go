@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/intake"
@@ -349,25 +348,17 @@ func (s *Server) addWorkOrderAttachment(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	name, ctype, data, err := readUpload(c)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	p, _ := principalOf(c)
-	fileID := uuid.New().String()
-	if err := s.cfg.Store.SaveAttachment(c.Request.Context(), store.StoredFile{ID: fileID, RecordID: id, Name: name,
-		ContentType: ctype, CreatedBy: p.Subject, Data: data}); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	wo, ok := s.actOnOrder(c, id, process.Action{Kind: process.ActionAddAttachment,
-		Attachment: &process.Attachment{ID: fileID, Name: name, ContentType: ctype, Size: int64(len(data)), Step: c.PostForm("step")}})
+	var wo process.WorkOrder
+	att, ok := s.keepUpload(c, id, func(att process.Attachment) bool {
+		att.Step = c.PostForm("step")
+		var ok bool
+		wo, ok = s.actOnOrder(c, id, process.Action{Kind: process.ActionAddAttachment, Attachment: &att})
+		return ok
+	})
 	if !ok {
-		_ = s.cfg.Store.DeleteAttachment(context.WithoutCancel(c.Request.Context()), fileID)
 		return
 	}
-	c.Header("Location", "/v1/work-orders/"+id+"/attachments/"+fileID)
+	c.Header("Location", "/v1/work-orders/"+id+"/attachments/"+att.ID)
 	writeJSON(c, http.StatusCreated, wo)
 }
 

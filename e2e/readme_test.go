@@ -54,6 +54,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 	require.Contains(t, output, `"status":409`, "progress after close is refused")
 	require.Contains(t, output, `"type":"regressed"`)
 	require.Contains(t, output, `"resolution":"refunded the second charge"`)
+	require.Contains(t, output, `"number":"IN-`)
+	require.Contains(t, output, `"kind":"offer"`, "the offer is in eve's to-do list")
+	require.Contains(t, output, `"laborMinutes":90`)
+	require.Contains(t, output, `"stage":"feedback"`, "the checklist is done: on to the rating")
 	require.NotContains(t, output, `"status":401`)
 	require.NotContains(t, output, `"status":500`)
 }

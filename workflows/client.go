@@ -36,35 +36,45 @@ func NewClient(c client.Client) *Client { return &Client{c: c} }
 // a request whose run exists already returns that run's request, so a retried creation with the
 // same id creates nothing new.
 func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, preview process.ServiceRequest) (process.ServiceRequest, error) {
-	start := c.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       ServiceRequestWorkflowID(in.ID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		StaticSummary:            ServiceRequestSummary(in.Number, q, preview.Priority),
-		TypedSearchAttributes:    temporal.NewSearchAttributes(serviceRequestAttributes(preview)...),
+	handle, err := c.updateWithStart(ctx, client.StartWorkflowOptions{
+		ID:                    ServiceRequestWorkflowID(in.ID),
+		StaticSummary:         ServiceRequestSummary(in.Number, q, preview.Priority),
+		TypedSearchAttributes: temporal.NewSearchAttributes(serviceRequestAttributes(preview)...),
 	}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor})
-	handle, err := c.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
+	return requestResult(ctx, handle, err)
+}
+
+// updateWithStart starts a run (or finds the one with the same ID) and waits for its UpdateCreated:
+// the record once it is stored.
+func (c *Client) updateWithStart(ctx context.Context, opts client.StartWorkflowOptions, workflowType string, input any) (client.WorkflowUpdateHandle, error) {
+	opts.TaskQueue = TaskQueue
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	return c.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: c.c.NewWithStartWorkflowOperation(opts, workflowType, input),
 		UpdateOptions: client.UpdateWorkflowOptions{
 			UpdateName:   UpdateCreated,
 			Args:         []any{CreatedInput{}},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
-	return requestResult(ctx, handle, err)
 }
 
-// ActOnServiceRequest sends an agent action to a request's run and returns the request once the
-// change is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
-func (c *Client) ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error) {
-	handle, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   ServiceRequestWorkflowID(id),
+// act sends an action to a run as an UpdateAct and waits for it to complete.
+func (c *Client) act(ctx context.Context, workflowID string, a process.Action, updateID string) (client.WorkflowUpdateHandle, error) {
+	return c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
 		UpdateID:     updateID,
 		UpdateName:   UpdateAct,
 		Args:         []any{ActInput{Action: a}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
+}
+
+// ActOnServiceRequest sends an agent action to a request's run and returns the request once the
+// change is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
+func (c *Client) ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error) {
+	handle, err := c.act(ctx, ServiceRequestWorkflowID(id), a, updateID)
 	return requestResult(ctx, handle, err)
 }
 
@@ -143,35 +153,18 @@ func (c *Client) SignalServiceRequest(ctx context.Context, id string, a process.
 // order once it is stored. preview is the order as the interpreter will create it. Starting an
 // order whose run exists already returns that run's order (a retried creation creates nothing).
 func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, in process.NewWorkOrder, actor string, preview process.WorkOrder) (process.WorkOrder, error) {
-	start := c.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       WorkOrderWorkflowID(in.ID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		StaticSummary:            WorkOrderSummary(in.Number, t, preview.Priority),
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workOrderAttributes(preview)...),
+	handle, err := c.updateWithStart(ctx, client.StartWorkflowOptions{
+		ID:                    WorkOrderWorkflowID(in.ID),
+		StaticSummary:         WorkOrderSummary(in.Number, t, preview.Priority),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workOrderAttributes(preview)...),
 	}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor})
-	handle, err := c.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   UpdateCreated,
-			Args:         []any{CreatedInput{}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
 	return orderResult(ctx, handle, err)
 }
 
 // ActOnWorkOrder sends a staff action to a work order's run and returns the order once the change
 // is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
 func (c *Client) ActOnWorkOrder(ctx context.Context, id string, a process.Action, updateID string) (process.WorkOrder, error) {
-	handle, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   WorkOrderWorkflowID(id),
-		UpdateID:     updateID,
-		UpdateName:   UpdateAct,
-		Args:         []any{ActInput{Action: a}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
+	handle, err := c.act(ctx, WorkOrderWorkflowID(id), a, updateID)
 	return orderResult(ctx, handle, err)
 }
 
