@@ -53,6 +53,17 @@ type DefinitionHead struct {
 	UpdatedAt time.Time
 }
 
+type Device struct {
+	Code      string
+	Account   string
+	Category  string
+	Model     string
+	Serial    string
+	ContactID *string
+	CreatedBy string
+	CreatedAt time.Time
+}
+
 type Group struct {
 	Key       string
 	Title     string
@@ -96,6 +107,15 @@ type Notification struct {
 type NumberSequence struct {
 	Scope     string
 	LastValue int64
+}
+
+type PortalCode struct {
+	Email     string
+	CodeHash  []byte
+	ExpiresAt time.Time
+	Attempts  int32
+	UsedAt    *time.Time
+	CreatedAt time.Time
 }
 
 type RecordNumber struct {
