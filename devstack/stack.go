@@ -1,6 +1,6 @@
 // Package devstack runs the whole of Fieldflow in one process for development and tests: a private
 // PostgreSQL cluster (unless DATABASE_URL is given), an embedded Temporal server persisting to a
-// SQLite file, the Temporal UI, the worker and the HTTP API. All state lives in one data directory,
+// SQLite file, the Temporal UI, the worker, the HTTP API and the SMTP intake of the service mailboxes. All state lives in one data directory,
 // so a restart — even after kill -9 — finds everything again.
 package devstack
 
@@ -26,6 +26,7 @@ import (
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/devstack/postgres"
 	"github.com/fieldflow/fieldflow/intake"
+	"github.com/fieldflow/fieldflow/mailintake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/worker"
@@ -44,6 +45,9 @@ type Config struct {
 	Logger       *zap.Logger
 	// Mail configures the worker's email (see worker.MailFromEnv); no email is sent when unset.
 	Mail func(*worker.Dependencies)
+	// MailIntakeAddr is where the SMTP intake of the service mailboxes listens ("127.0.0.1:0"
+	// picks a free port); "" runs none.
+	MailIntakeAddr string
 }
 
 // Stack is a running development stack.
@@ -53,6 +57,8 @@ type Stack struct {
 	UIURL           string
 	TemporalAddress string
 	DatabaseURL     string
+	// MailIntakeAddr is the address of the SMTP intake ("" when it does not run).
+	MailIntakeAddr string
 	// Keys signs tokens the API accepts.
 	Keys *auth.Keys
 	// Registry holds the definitions; Reload publishes an edited folder.
@@ -66,6 +72,7 @@ type Stack struct {
 	worker   sdkworker.Worker
 	store    *store.Store
 	http     *http.Server
+	mail     *mailintake.Server
 	errs     chan error
 
 	serverLogLevel zap.AtomicLevel
@@ -177,11 +184,26 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 
 	wf := workflows.NewClient(s.client)
+	intakeService := &intake.Service{Catalog: s.Registry, Store: s.store, Workflows: wf}
 	handler := api.New(api.Config{
 		Logger: log.Named("api"), Keys: keys, Workflows: wf, Store: s.store, Registry: s.Registry,
-		Intake: &intake.Service{Catalog: s.Registry, Store: s.store, Workflows: wf},
+		Intake: intakeService,
 		Mailer: deps.Mailer, MailFrom: deps.MailFrom, PublicURL: deps.BaseURL,
 	})
+	if cfg.MailIntakeAddr != "" {
+		s.mail, err = mailintake.Listen(cfg.MailIntakeAddr, mailintake.Config{
+			Catalog: s.Registry, Intake: intakeService, Store: s.store, Logger: log.Named("mailintake"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w (choose another with --smtp-intake, or \"\" for none)", err)
+		}
+		s.MailIntakeAddr = s.mail.Addr()
+		go func() {
+			if err := s.mail.Serve(); err != nil {
+				s.errs <- fmt.Errorf("mail intake: %w", err)
+			}
+		}()
+	}
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	s.APIURL = "http://" + httpListener.Addr().String()
 	go func() {
@@ -203,8 +225,13 @@ func (s *Stack) AdminToken(ttl time.Duration) (string, error) {
 // Client is the stack's Temporal client.
 func (s *Stack) Client() client.Client { return s.client }
 
-// Stop shuts every part down, the API first and PostgreSQL last.
+// Stop shuts every part down, the API and the mail intake first and PostgreSQL last.
 func (s *Stack) Stop() {
+	if s.mail != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.mail.Close(ctx)
+		cancel()
+	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = s.http.Shutdown(ctx)

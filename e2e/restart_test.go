@@ -77,6 +77,7 @@ func newDevProcess(t *testing.T, bin, dir string) *devProcess {
 	return &devProcess{t: t, bin: bin, dataDir: dir, addr: addr, args: []string{
 		"dev", "--data-dir", dir, "--definitions", "../definitions", "--log-level", "warn", "--http", addr,
 		"--temporal-port", fmt.Sprint(freePort(t)), "--ui-port", fmt.Sprint(freePort(t)),
+		"--smtp-intake", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 	}}
 }
 

@@ -18,7 +18,7 @@ const (
 // kinds lists every kind a definition file may have, for messages.
 var kinds = []string{
 	string(KindServiceRequestQueue), string(KindWorkOrderType), string(KindCalendar),
-	string(KindMessageTemplate), string(KindRatingTemplate), string(KindScenario),
+	string(KindMessageTemplate), string(KindRatingTemplate), string(KindMailbox), string(KindScenario),
 }
 
 // StageState is the state a stage maps to: every process has one new stage, one closed stage and

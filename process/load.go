@@ -23,6 +23,7 @@ type Catalog struct {
 	workOrderTypes map[string]*WorkOrderType
 	calendars      map[string]*Calendar
 	templates      map[string]*Template
+	mailboxes      map[string]*Mailbox
 	sources        map[string]Source // by Kind + "/" + key
 }
 
@@ -124,7 +125,7 @@ type decoded struct {
 	file   string
 	kind   Kind
 	key    string
-	value  any // *Queue, *WorkOrderType, *Calendar, *Template
+	value  any // *Queue, *WorkOrderType, *Calendar, *Template, *Mailbox
 	source sourceMap
 	text   []byte
 }
@@ -135,7 +136,8 @@ type decoded struct {
 func Load(files map[string][]byte) (*Catalog, error) {
 	c := &Catalog{
 		queues: map[string]*Queue{}, workOrderTypes: map[string]*WorkOrderType{},
-		calendars: map[string]*Calendar{}, templates: map[string]*Template{}, sources: map[string]Source{},
+		calendars: map[string]*Calendar{}, templates: map[string]*Template{}, mailboxes: map[string]*Mailbox{},
+		sources: map[string]Source{},
 	}
 	var problems Problems
 	var docs []decoded
@@ -162,6 +164,7 @@ func Load(files map[string][]byte) (*Catalog, error) {
 	}
 
 	refs := &references{calendars: map[string]*Calendar{}, templates: map[string]*Template{}, workOrderTypes: map[string]bool{}}
+	woTypes := map[string]*WorkOrderType{} // every work-order type, even a broken one, for mailboxes
 	for _, d := range docs {
 		ck := &checker{src: d.source, refs: refs}
 		switch v := d.value.(type) {
@@ -194,6 +197,7 @@ func Load(files map[string][]byte) (*Catalog, error) {
 			c.addSource(d, v.Version)
 		case *WorkOrderType:
 			refs.workOrderTypes[v.Key] = true
+			woTypes[v.Key] = v
 		}
 	}
 	for _, d := range docs {
@@ -216,6 +220,20 @@ func Load(files map[string][]byte) (*Catalog, error) {
 			}
 			resolve(&v.Process, refs, v)
 			c.workOrderTypes[v.Key] = v
+			c.addSource(d, v.Version)
+		}
+	}
+	addresses := mailboxAddresses{}
+	for _, d := range docs {
+		if v, ok := d.value.(*Mailbox); ok {
+			ck := &checker{src: d.source, refs: refs}
+			ck.mailbox(v, d.file, woTypes, addresses)
+			if len(ck.problems) > 0 {
+				problems = append(problems, ck.problems...)
+				continue
+			}
+			v.Version = hashOf(v)
+			c.mailboxes[v.Key] = v
 			c.addSource(d, v.Version)
 		}
 	}
@@ -298,6 +316,8 @@ func decodeFile(name string, data []byte) (d *decoded, problems Problems) {
 		value = &Calendar{}
 	case KindMessageTemplate, KindRatingTemplate:
 		value = &Template{}
+	case KindMailbox:
+		value = &Mailbox{}
 	case KindScenario:
 		// Simulation scripts live beside the definitions; check them, keep nothing.
 		if _, err := ParseScenario(name, data); err != nil {
@@ -341,6 +361,11 @@ func decodeFile(name string, data []byte) (d *decoded, problems Problems) {
 			v.Title = v.Key
 		}
 	case *Template:
+		key = v.Key
+		if v.Title == "" {
+			v.Title = v.Key
+		}
+	case *Mailbox:
 		key = v.Key
 		if v.Title == "" {
 			v.Title = v.Key

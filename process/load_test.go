@@ -174,7 +174,7 @@ func TestLoadPriorityMatrixGaps(t *testing.T) {
 
 func TestLoadUnknownKindAndSyntax(t *testing.T) {
 	_, err := loadOne(t, "kind: ServiceRequestQueu\n")
-	require.Equal(t, []string{`q.yaml:1:7: unknown kind "ServiceRequestQueu" (use ServiceRequestQueue, WorkOrderType, Calendar, MessageTemplate, RatingTemplate, Scenario) (did you mean "ServiceRequestQueue"?)`}, problemsOf(t, err))
+	require.Equal(t, []string{`q.yaml:1:7: unknown kind "ServiceRequestQueu" (use ServiceRequestQueue, WorkOrderType, Calendar, MessageTemplate, RatingTemplate, Mailbox, Scenario) (did you mean "ServiceRequestQueue"?)`}, problemsOf(t, err))
 
 	_, err = loadOne(t, "kind: ServiceRequestQueue\nstages: [\n")
 	ps := problemsOf(t, err)

@@ -406,7 +406,16 @@ var fieldSchemas = map[string]func() *jsonSchema{
 	"Invite.channels":     func() *jsonSchema { return schemaList(schemaWords(inviteChannels...)) },
 	"Invite.template":     func() *jsonSchema { return schemaRef(identifierDef) },
 	"Case.next":           func() *jsonSchema { return schemaRef(identifierDef) },
+	"Mailbox.addresses": func() *jsonSchema {
+		return &jsonSchema{Type: "array", MinItems: schemaInt(1), Items: &jsonSchema{Type: "string", Pattern: mailAddressPattern,
+			PatternErrorMessage: "a bare email address, like service@example.com"}}
+	},
+	"Mailbox.default":     func() *jsonSchema { return schemaRef(identifierDef) },
+	"MailRule.recordType": func() *jsonSchema { return schemaRef(identifierDef) },
 }
+
+// mailAddressPattern is a loose shape of a bare email address; validation parses it for real.
+const mailAddressPattern = `^[^@\s<>"]+@[^@\s<>"]+$`
 
 // schemaTypeRules add the rules of a struct type that involve more than one field.
 var schemaTypeRules = map[string]func(s *jsonSchema){
@@ -429,6 +438,13 @@ var schemaTypeRules = map[string]func(s *jsonSchema){
 	"Question": func(s *jsonSchema) {
 		s.If = &jsonSchema{Properties: schemaProperties{{"type", &jsonSchema{Const: "choice"}}}, Required: []string{"type"}}
 		s.Then = &jsonSchema{Required: []string{"options"}, Properties: schemaProperties{{"options", &jsonSchema{MinItems: schemaInt(2)}}}}
+	},
+	// A mailbox rule creates a work order of a record type or refuses the message.
+	"MailRule": func(s *jsonSchema) {
+		s.OneOf = []*jsonSchema{
+			{Required: []string{"recordType"}},
+			{Required: []string{"reject"}, Properties: schemaProperties{{"reject", &jsonSchema{Const: true}}}},
+		}
 	},
 	// A calendar must be open on some day.
 	"Calendar":    func(s *jsonSchema) { s.require("hours") },
@@ -515,6 +531,7 @@ var kindSchemas = []struct {
 		s.require("questions")
 		s.prop("questions").MinItems = schemaInt(1)
 	}},
+	{KindMailbox, reflectTypeOf[Mailbox](), nil},
 	{KindScenario, reflectTypeOf[Scenario](), nil},
 }
 
@@ -848,7 +865,7 @@ func nodeDefName(t NodeType) string {
 // developers; the tests require one for every field and type.
 var schemaDocs = map[string]string{
 	"root": "A Fieldflow definition file: a service-request queue, a work-order type, a business calendar, " +
-		"a message or rating template, or a simulation scenario. `kind` says which.",
+		"a message or rating template, a service mailbox, or a simulation scenario. `kind` says which.",
 
 	// Kinds.
 	"ServiceRequestQueue": "A service-request queue. A request moves through the queue's stages by agent actions " +
@@ -860,6 +877,21 @@ var schemaDocs = map[string]string{
 	"MessageTemplate": "A message template: the subject and body of a notification, written as Go text/template " +
 		"texts that may use {{.Number}}, {{.Subject}}, {{.URL}} and the other fields in definitions/README.md.",
 	"RatingTemplate": "A rating template: the questions a customer answers when rating a work order.",
+	"Mailbox": "A service mailbox: the addresses customers write to, and the rules that turn each message into " +
+		"a work order (channel email) of a record type.",
+	"Mailbox.addresses": "The recipient addresses this mailbox accepts, like service@example.com, compared without " +
+		"regard to case. Mail to any other address is refused. An address belongs to one mailbox.",
+	"Mailbox.rules": "Rules tried in order on each message; the first whose condition holds decides the record type " +
+		"(or refuses the message).",
+	"Mailbox.default": "The record type (a work-order type that lists email in its intake) of a message no rule " +
+		"takes. Leave it out to refuse such messages.",
+	"MailRule": "One mailbox rule: a condition over the message and what to do when it holds — recordType: KEY " +
+		"or reject: true.",
+	"MailRule.when": "The condition, an expression starting with \"=\" that gives true or false; it may use from " +
+		"(the sender's address, lower-case), fromName, to (the mailbox address), subject, body and attachments " +
+		"(how many files), as in = subject matches \"(?i)install\".",
+	"MailRule.recordType": "The work-order type to create when the condition holds; it must list email in its intake.",
+	"MailRule.reject":     "true: refuse the message (no work order), for example auto-replies.",
 
 	// Header.
 	"Header.apiVersion":  "The version of the definition language: fieldflow/v1.",

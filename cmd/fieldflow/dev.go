@@ -19,14 +19,16 @@ func devCommand(g *globals) *cobra.Command {
 		temporalPort int
 		uiPort       int
 		definitions  string
+		smtpIntake   string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run everything in one process: PostgreSQL, Temporal, the Temporal UI, the worker and the API",
+		Short: "Run everything in one process: PostgreSQL, Temporal, the Temporal UI, the worker, the API and the SMTP intake",
 		Long: `Runs the whole stack in one process, with all state under --data-dir:
 a private PostgreSQL cluster (unless DATABASE_URL is set), an embedded Temporal server persisting
-to SQLite, the Temporal UI, the worker and the HTTP API. Stop it with Ctrl-C; start it again and
-everything is where it was.`,
+to SQLite, the Temporal UI, the worker, the HTTP API and the SMTP intake of the service mailboxes
+(mail to a Mailbox definition's address becomes a work order). Stop it with Ctrl-C; start it again
+and everything is where it was.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := g.log
@@ -40,6 +42,7 @@ everything is where it was.`,
 				UIPort:         uiPort,
 				Logger:         log,
 				Mail:           worker.MailFromEnv,
+				MailIntakeAddr: smtpIntake,
 			})
 			if err != nil {
 				return err
@@ -50,6 +53,10 @@ everything is where it was.`,
 				return err
 			}
 			dataDir, _ := filepath.Abs(g.dataDir)
+			mailIntake := "off (--smtp-intake)"
+			if stack.MailIntakeAddr != "" {
+				mailIntake = "smtp://" + stack.MailIntakeAddr + " (mail to a service mailbox becomes a work order)"
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), `
 Fieldflow is ready (%s).
 
@@ -57,13 +64,14 @@ Fieldflow is ready (%s).
   Temporal UI  %s
   Temporal     %s (namespace %s)
   PostgreSQL   %s
+  SMTP intake  %s
   Data         %s
 
 Admin token (24 hours):
   export TOKEN=%s
 
-`, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.DatabaseURL, dataDir, token)
-			log.Info("fieldflow dev started", zap.String("api", stack.APIURL), zap.String("ui", stack.UIURL))
+`, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.DatabaseURL, mailIntake, dataDir, token)
+			log.Info("fieldflow dev started", zap.String("api", stack.APIURL), zap.String("ui", stack.UIURL), zap.String("smtp_intake", stack.MailIntakeAddr))
 			go reloadOnHangup(cmd.Context(), stack.Registry, log)
 			select {
 			case <-cmd.Context().Done():
@@ -78,5 +86,6 @@ Admin token (24 hours):
 	cmd.Flags().IntVar(&temporalPort, "temporal-port", 7233, "port of the embedded Temporal frontend (0 picks a free one)")
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "port of the Temporal UI (0 picks a free one)")
 	cmd.Flags().StringVar(&definitions, "definitions", "definitions", "folder of process definitions")
+	cmd.Flags().StringVar(&smtpIntake, "smtp-intake", envOr("FIELDFLOW_SMTP_INTAKE", "127.0.0.1:2525"), "address of the SMTP intake of the service mailboxes; \"\" for none (env FIELDFLOW_SMTP_INTAKE)")
 	return cmd
 }

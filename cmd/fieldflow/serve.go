@@ -18,6 +18,7 @@ import (
 	"github.com/fieldflow/fieldflow/api"
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/intake"
+	"github.com/fieldflow/fieldflow/mailintake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/worker"
@@ -67,11 +68,16 @@ func apiCommand(g *globals) *cobra.Command {
 		httpAddr    string
 		definitions string
 		publicURL   string
+		smtpIntake  string
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Serve the HTTP API against an existing Temporal server and PostgreSQL database",
-		Args:  cobra.NoArgs,
+		Long: `Serves the HTTP API against an existing Temporal server and PostgreSQL database. With
+--smtp-intake it also runs the SMTP intake of the service mailboxes (Mailbox definitions): mail to
+their addresses becomes work orders. The intake is off unless asked for, so only the replicas that
+should receive mail listen for it.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.log
@@ -97,21 +103,44 @@ func apiCommand(g *globals) *cobra.Command {
 				return err
 			}
 			go reloadOnHangup(ctx, registry, log)
+			cfg := apiConfig(log, keys, workflows.NewClient(tc), st, registry, publicURL)
 			srv := &http.Server{
 				Addr:              httpAddr,
 				ReadHeaderTimeout: 10 * time.Second,
-				Handler:           api.New(apiConfig(log, keys, workflows.NewClient(tc), st, registry, publicURL)),
+				Handler:           api.New(cfg),
 			}
-			errs := make(chan error, 1)
-			go func() { errs <- srv.ListenAndServe() }()
+			errs := make(chan error, 2)
+			var mail *mailintake.Server
+			if smtpIntake != "" {
+				mail, err = mailintake.Listen(smtpIntake, mailintake.Config{
+					Catalog: registry, Intake: cfg.Intake, Store: st, Logger: log.Named("mailintake"),
+				})
+				if err != nil {
+					return err
+				}
+				go func() {
+					if err := mail.Serve(); err != nil {
+						errs <- fmt.Errorf("mail intake: %w", err)
+					}
+				}()
+				log.Info("smtp intake listening", zap.String("addr", mail.Addr()))
+			}
+			go func() {
+				if err := srv.ListenAndServe(); err != nil {
+					errs <- fmt.Errorf("api: %w", err)
+				}
+			}()
 			log.Info("api listening", zap.String("addr", httpAddr))
 			select {
 			case err := <-errs:
-				return fmt.Errorf("api: %w", err)
+				return err
 			case <-ctx.Done():
 			}
 			shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
+			if mail != nil {
+				_ = mail.Close(shutdown)
+			}
 			return srv.Shutdown(shutdown)
 		},
 	}
@@ -119,6 +148,7 @@ func apiCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&httpAddr, "http", envOr("FIELDFLOW_HTTP", ":8080"), "address of the HTTP API (env FIELDFLOW_HTTP)")
 	cmd.Flags().StringVar(&publicURL, "public-url", envOr("FIELDFLOW_PUBLIC_URL", "http://localhost:8080"), "public address of the API, for links in mail and QR codes (env FIELDFLOW_PUBLIC_URL)")
 	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions (env FIELDFLOW_DEFINITIONS)")
+	cmd.Flags().StringVar(&smtpIntake, "smtp-intake", envOr("FIELDFLOW_SMTP_INTAKE", ""), "address of the SMTP intake of the service mailboxes, like :2525; off when empty (env FIELDFLOW_SMTP_INTAKE)")
 	return cmd
 }
 

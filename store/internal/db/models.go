@@ -82,6 +82,15 @@ type GroupMember struct {
 	UpdatedAt time.Time
 }
 
+type InboundMail struct {
+	MessageID  string
+	Mailbox    string
+	OrderID    string
+	Sender     string
+	Subject    string
+	ReceivedAt time.Time
+}
+
 type Invoice struct {
 	RequestID string
 	Number    string
