@@ -1167,10 +1167,12 @@ var schemaDocs = map[string]string{
 	"ScenarioAction":             "One action of a scenario: what happens, and when.",
 	"ScenarioAction.at":          "When the action happens, like \"2027-03-29 09:15\".",
 	"ScenarioAction.after":       "How long after the previous moment the action happens, like 2h or 4bh.",
-	"ScenarioAction.do": "The action: progress, regress, close, decide, assign, accept, decline, transfer, " +
-		"complete_step, rate, skip_rating, follow_up, or wait to let time pass.",
+	"ScenarioAction.do": "The action: progress, regress, close, decide, assign, claim, accept, decline, transfer, " +
+		"start_step, stop_step, complete_step, add_attachment, rate, skip_rating, follow_up, or wait to let time pass.",
 	"ScenarioAction.actor":        "Who acts; designer when not given.",
 	"ScenarioAction.roles":        "The actor's roles.",
+	"ScenarioAction.groups":       "The actor's groups (claim: the actor must be in the order's group).",
+	"ScenarioAction.file":         "add_attachment: the name of the file uploaded (a photo of step, when given).",
 	"ScenarioAction.toStage":      "progress, regress: the id of the stage to move to.",
 	"ScenarioAction.reason":       "Why (regress, decline, transfer).",
 	"ScenarioAction.resolved":     "close: whether the record is resolved.",
@@ -1180,7 +1182,7 @@ var schemaDocs = map[string]string{
 	"ScenarioAction.viaLink":      "decide: true when the contact decides through the link.",
 	"ScenarioAction.engineer":     "assign, transfer: the engineer.",
 	"ScenarioAction.group":        "assign: the group.",
-	"ScenarioAction.step":         "complete_step: the id of the checklist step.",
+	"ScenarioAction.step":         "start_step, stop_step, complete_step, add_attachment: the id of the checklist step.",
 	"ScenarioAction.result":       "complete_step: the step's result.",
 	"ScenarioAction.laborMinutes": "complete_step: the minutes of labor.",
 	"ScenarioAction.score":        "rate: the score on the node's scale.",
