@@ -99,6 +99,8 @@ func TestComposeProductionShape(t *testing.T) {
 	require.Equal(t, testJWTSecret, env(api, "FIELDFLOW_JWT_SECRET"))
 	require.Equal(t, ":8080", env(api, "FIELDFLOW_HTTP"))
 	require.True(t, publishes(api, 8080, 8080), "api publishes 8080:8080")
+	require.Equal(t, "http://localhost:8080", env(api, "FIELDFLOW_PUBLIC_URL"), "QR codes and portal links point at the published api")
+	require.Equal(t, "", env(api, "FIELDFLOW_SMTP_ADDR"), "the portal mails its sign-in codes with the worker's settings")
 	worker := svc("worker")
 	require.Equal(t, testJWTSecret, env(worker, "FIELDFLOW_JWT_SECRET"), "the worker signs the approval links it mails")
 	require.Equal(t, "http://localhost:8080", env(worker, "FIELDFLOW_PUBLIC_URL"), "links in messages point at the published api")
