@@ -73,6 +73,10 @@ type NotifyInput struct {
 	Title string `json:"title,omitempty"`
 	// Approval is the approval whose signed link the message brings the contact.
 	Approval string `json:"approval,omitempty"`
+	// Invitation is the rating invitation whose signed link (RatingURL) the message brings the
+	// contact; the link works until InvitationExpires (a default span when nil).
+	Invitation        string     `json:"invitation,omitempty"`
+	InvitationExpires *time.Time `json:"invitationExpires,omitempty"`
 }
 
 // NotifyResult tells where the message went, for the record's history.

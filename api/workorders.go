@@ -43,6 +43,9 @@ func (s *Server) workOrderRoutes(v1 *gin.RouterGroup) {
 	v1.POST("/work-orders/:id/attachments", field, s.addWorkOrderAttachment)
 	v1.GET("/work-orders/:id/attachments/:itemId", readers, s.getWorkOrderAttachment)
 	v1.POST("/work-orders/:id/approvals/:approvalId", requireRole(auth.StaffRoles...), s.decideWorkOrderApproval)
+	followers := requireRole(auth.RoleFollowUp, auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin)
+	v1.POST("/work-orders/:id/follow-up", followers, s.followUpWorkOrder)
+	v1.POST("/work-orders/:id/rating/skip", closers, s.skipRating)
 	v1.GET("/todo/pool", field, s.todoPool)
 	v1.POST("/todo/:itemId/claim", field, s.claimTodo)
 }
@@ -174,6 +177,8 @@ func (s *Server) visibleOrder(c *gin.Context, id string) (process.WorkOrder, err
 		}
 	case p.Subject == wo.Engineer || (wo.Offer != nil && wo.Offer.Engineer == p.Subject) || (wo.Group != "" && slices.Contains(p.Groups, wo.Group)):
 		return wo, nil
+	case wo.FollowUp != nil && (wo.FollowUp.Agent == p.Subject || (wo.FollowUp.Group != "" && slices.Contains(p.Groups, wo.FollowUp.Group))):
+		return wo, nil // the follow-up agent, or the follow-up group
 	}
 	return process.WorkOrder{}, store.ErrNotFound
 }
@@ -329,6 +334,28 @@ func (s *Server) startStep(c *gin.Context) {
 
 func (s *Server) stopStep(c *gin.Context) {
 	s.actOrder(c, process.Action{Kind: process.ActionStopStep, StepID: c.Param("stepId")})
+}
+
+type followUpBody struct {
+	Answers      map[string]string `json:"answers"`
+	Score        *float64          `json:"score"`
+	OutboundCall bool              `json:"outboundCall"`
+}
+
+// followUpWorkOrder records the follow-up survey: its answers (kept as a rating record of the
+// follow-up template), an optional score, and whether the agent called the customer.
+func (s *Server) followUpWorkOrder(c *gin.Context) {
+	var body followUpBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	s.actOrder(c, process.Action{Kind: process.ActionFollowUp, Answers: body.Answers, Score: body.Score, OutboundCall: body.OutboundCall})
+}
+
+// skipRating moves past a rating node whose definition lets staff skip it.
+func (s *Server) skipRating(c *gin.Context) {
+	s.actOrder(c, process.Action{Kind: process.ActionSkipRating})
 }
 
 func (s *Server) decideWorkOrderApproval(c *gin.Context) {

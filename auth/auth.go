@@ -230,6 +230,35 @@ const ApprovalPath = "/approve/"
 // ApprovalLinkTTL is how long a contact's approval link works.
 const ApprovalLinkTTL = 7 * 24 * time.Hour
 
+// RatingPath is where the page of a rating invitation's link is served; the token follows it.
+const RatingPath = "/rate/"
+
+// RatingLinkTTL is how long a rating link works when its rating node does not close sooner.
+const RatingLinkTTL = 14 * 24 * time.Hour
+
+// RatingURL is the signed page under baseURL through which a work order's contact rates it, for
+// one invitation; the link works until expires (RatingLinkTTL from now when expires is nil).
+func (k *Keys) RatingURL(baseURL, orderID, invitation string, now time.Time, expires *time.Time) (string, time.Time, error) {
+	until := now.Add(RatingLinkTTL)
+	if expires != nil && expires.After(now) {
+		until = *expires
+	}
+	token, err := k.IssueLink(LinkClaims{Purpose: "rating", RecordID: orderID, ItemID: invitation}, until.Sub(now), now)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return strings.TrimSuffix(baseURL, "/") + RatingPath + token, until.UTC(), nil
+}
+
+// VerifyRatingLink reads a rating link's token: the work order and the invitation.
+func (k *Keys) VerifyRatingLink(token string) (orderID, invitation string, err error) {
+	l, err := k.VerifyLink(token, "rating")
+	if err != nil {
+		return "", "", err
+	}
+	return l.RecordID, l.ItemID, nil
+}
+
 // ApprovalURL is the signed page under baseURL through which a record's contact answers one of its
 // approvals without a login, and when the link stops working.
 func (k *Keys) ApprovalURL(baseURL, recordID, approvalID string, now time.Time) (string, time.Time, error) {

@@ -211,6 +211,10 @@ type MessageData struct {
 	// (messages sent for an approval only), and ApprovalExpires when that link stops working.
 	ApprovalURL     string
 	ApprovalExpires string
+	// RatingURL is the signed page where the contact rates the work (rating invitations only),
+	// and RatingExpires when that link stops working.
+	RatingURL     string
+	RatingExpires string
 }
 
 // Question is one question of a rating template.

@@ -146,13 +146,17 @@ type Action struct {
 	Error      string            `json:"error,omitempty"`
 	Result     map[string]string `json:"result,omitempty"`
 
-	Group        string            `json:"group,omitempty"`
-	Engineer     string            `json:"engineer,omitempty"`
-	StepID       string            `json:"stepId,omitempty"`
-	StepResult   string            `json:"stepResult,omitempty"`
-	LaborMinutes int               `json:"laborMinutes,omitempty"`
-	Note         string            `json:"note,omitempty"`
-	Score        *float64          `json:"score,omitempty"`
+	Group        string   `json:"group,omitempty"`
+	Engineer     string   `json:"engineer,omitempty"`
+	StepID       string   `json:"stepId,omitempty"`
+	StepResult   string   `json:"stepResult,omitempty"`
+	LaborMinutes int      `json:"laborMinutes,omitempty"`
+	Note         string   `json:"note,omitempty"`
+	Score        *float64 `json:"score,omitempty"`
+	// Invitation is the rating invitation whose signed link the rating came through.
+	Invitation string `json:"invitation,omitempty"`
+	// OutboundCall marks a follow-up done by calling the customer.
+	OutboundCall bool              `json:"outboundCall,omitempty"`
 	Answers      map[string]string `json:"answers,omitempty"`
 }
 

@@ -210,3 +210,54 @@ func TestRequestRecordsItsWorkOrders(t *testing.T) {
 	events := emitted(effects)
 	require.Equal(t, EventWorkOrderClosed, events[len(events)-1].Type)
 }
+
+func TestRatingInvitationWorksOnce(t *testing.T) {
+	w := flowType(t, `  - id: rate
+    type: rating
+    scale: five-star
+    multiple: true
+    autoComplete: 2d
+    invite: {channels: [sms, email], priority: true, template: rating-invite}
+  - {id: done, type: end}
+`)
+	wo, effects := startFlow(t, w, t0)
+	invite, ok := effectOf[Notify](effects)
+	require.True(t, ok)
+	require.True(t, invite.Invitation)
+	require.Equal(t, wo.Rating.Invitation, invite.EffectID)
+	require.Equal(t, wo.Rating.ClosesAt, invite.InvitationExpires, "the link works while the node waits")
+
+	four := 4.0
+	rated, _ := apply(t, w, wo, Action{Kind: ActionRate, Actor: "contact", Score: &four, Invitation: invite.EffectID}, t0)
+	require.Equal(t, []string{invite.EffectID}, rated.UsedInvitations)
+	_, _, err := ApplyWorkOrder(w, rated, Action{Kind: ActionRate, Actor: "contact", Score: &four, Invitation: invite.EffectID}, t0)
+	requireCode(t, err, CodeNotAllowed)
+	_, _, err = ApplyWorkOrder(w, rated, Action{Kind: ActionRate, Actor: "contact", Score: &four, Invitation: "invite:other:1"}, t0)
+	requireCode(t, err, CodeNotAllowed)
+	// Staff may still add ratings customers gave them another way (several customers).
+	_, _, err = ApplyWorkOrder(w, rated, Action{Kind: ActionRate, Actor: "eve", Score: &four}, t0)
+	require.NoError(t, err)
+}
+
+func TestFollowUpAgentByRoundRobinAndSurveyAsRating(t *testing.T) {
+	w := flowType(t, `  - id: call
+    type: follow_up
+    agents: {roundRobin: {group: customer-care}}
+    template: follow-up-survey
+    timeout: 5d
+  - {id: done, type: end}
+`)
+	wo, effects := startFlow(t, w, t0)
+	pick, ok := effectOf[PickEngineer](effects)
+	require.True(t, ok)
+	require.Equal(t, "customer-care", pick.Group)
+	wo, _ = apply(t, w, wo, Action{Kind: ActionEffectDone, EffectKind: "pick", EffectID: pick.EffectID, Result: map[string]string{"engineer": "carol"}}, t0)
+	require.Equal(t, "carol", wo.FollowUp.Agent)
+	require.Equal(t, "call", wo.Node, "the follow-up still waits for the survey")
+
+	three := 3.0
+	wo, _ = apply(t, w, wo, Action{Kind: ActionFollowUp, Actor: "carol", Score: &three, OutboundCall: true, Answers: map[string]string{"resolved": "yes"}}, t0)
+	require.Equal(t, StateClosed, wo.State)
+	require.True(t, wo.FollowUp.OutboundCall)
+	require.Equal(t, []RatingRecord{{Node: "call", Kind: "follow_up", Score: 3, Answers: map[string]string{"resolved": "yes"}, Template: "follow-up-survey", By: "carol", At: t0}}, wo.Ratings)
+}

@@ -31,6 +31,10 @@ type Notify struct {
 	// Approval names the pending approval whose signed link the message brings the contact; the
 	// message is Template, or a built-in one when Template is empty.
 	Approval string
+	// Invitation: the message invites the contact to rate; EffectID is the invitation, and the
+	// signed rating link works until InvitationExpires (the node's auto-complete, when it has one).
+	Invitation        bool
+	InvitationExpires *time.Time
 }
 
 // CallWebhook posts the record and the event that caused it to a URL.

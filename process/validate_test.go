@@ -99,7 +99,7 @@ func TestValidationTemplateVariables(t *testing.T) {
 	_, err := Load(files)
 	ps := problemsOf(t, err)
 	require.Len(t, ps, 1)
-	require.Equal(t, "templates/sr-alert.yaml:6:7: body: {{.Priorty}} is not a variable; templates may use {{.Number}}, {{.Subject}}, {{.Priority}}, {{.Stage}}, {{.ContactName}}, {{.DueAt}}, {{.URL}}, {{.ContactEmail}}, {{.Owner}}, {{.ApprovalURL}}, {{.ApprovalExpires}}", ps[0])
+	require.Equal(t, "templates/sr-alert.yaml:6:7: body: {{.Priorty}} is not a variable; templates may use {{.Number}}, {{.Subject}}, {{.Priority}}, {{.Stage}}, {{.ContactName}}, {{.DueAt}}, {{.URL}}, {{.ContactEmail}}, {{.Owner}}, {{.ApprovalURL}}, {{.ApprovalExpires}}, {{.RatingURL}}, {{.RatingExpires}}", ps[0])
 }
 
 func TestValidationCycleWithoutAWait(t *testing.T) {

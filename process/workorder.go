@@ -52,22 +52,24 @@ type WorkOrder struct {
 	// StepTimers are the labor timers of checklist steps (timer mode).
 	StepTimers []StepTimer `json:"stepTimers,omitempty"`
 	// LaborMinutes is the labor time of all completed steps.
-	LaborMinutes int             `json:"laborMinutes"`
-	Ratings      []RatingRecord  `json:"ratings"`
-	Rating       *RatingState    `json:"rating,omitempty"`
-	FollowUp     *FollowUpState  `json:"followUp,omitempty"`
-	Approvals    []ApprovalState `json:"approvals"`
-	Waiting      string          `json:"waiting,omitempty"` // the effect a notify/webhook/convert node waits for
-	WakeAt       *time.Time      `json:"wakeAt,omitempty"`  // a timer node's deadline
-	Children     []string        `json:"children,omitempty"`
-	SLA          SLAClock        `json:"sla"`
-	Resolved     *bool           `json:"resolved,omitempty"`
-	Definition   DefinitionRef   `json:"definition"`
-	CreatedBy    string          `json:"createdBy"`
-	CreatedAt    time.Time       `json:"createdAt"`
-	UpdatedAt    time.Time       `json:"updatedAt"`
-	ClosedAt     *time.Time      `json:"closedAt,omitempty"`
-	Revision     int64           `json:"revision"`
+	LaborMinutes int            `json:"laborMinutes"`
+	Ratings      []RatingRecord `json:"ratings"`
+	// UsedInvitations are the rating invitations whose link has been used: each works once.
+	UsedInvitations []string        `json:"usedInvitations,omitempty"`
+	Rating          *RatingState    `json:"rating,omitempty"`
+	FollowUp        *FollowUpState  `json:"followUp,omitempty"`
+	Approvals       []ApprovalState `json:"approvals"`
+	Waiting         string          `json:"waiting,omitempty"` // the effect a notify/webhook/convert node waits for
+	WakeAt          *time.Time      `json:"wakeAt,omitempty"`  // a timer node's deadline
+	Children        []string        `json:"children,omitempty"`
+	SLA             SLAClock        `json:"sla"`
+	Resolved        *bool           `json:"resolved,omitempty"`
+	Definition      DefinitionRef   `json:"definition"`
+	CreatedBy       string          `json:"createdBy"`
+	CreatedAt       time.Time       `json:"createdAt"`
+	UpdatedAt       time.Time       `json:"updatedAt"`
+	ClosedAt        *time.Time      `json:"closedAt,omitempty"`
+	Revision        int64           `json:"revision"`
 }
 
 // Device is the equipment a work order is about.
@@ -98,9 +100,10 @@ type StepRecord struct {
 	At           time.Time `json:"at"`
 }
 
-// RatingRecord is one customer's rating.
+// RatingRecord is one customer's rating, or the survey of a follow-up (Kind follow_up).
 type RatingRecord struct {
 	Node     string            `json:"node"`
+	Kind     string            `json:"kind,omitempty"`
 	Score    float64           `json:"score"`
 	Scale    string            `json:"scale"`
 	Comment  string            `json:"comment,omitempty"`
@@ -115,17 +118,23 @@ type RatingState struct {
 	Node     string     `json:"node"`
 	Template string     `json:"template,omitempty"`
 	ClosesAt *time.Time `json:"closesAt,omitempty"`
+	// Invitation is the invitation sent to the contact (the id its signed link carries).
+	Invitation string `json:"invitation,omitempty"`
 }
 
 // FollowUpState is an open or finished follow-up.
 type FollowUpState struct {
-	Node    string            `json:"node"`
-	Agent   string            `json:"agent,omitempty"`
-	Group   string            `json:"group,omitempty"`
-	DueAt   *time.Time        `json:"dueAt,omitempty"`
-	Answers map[string]string `json:"answers,omitempty"`
-	Score   *float64          `json:"score,omitempty"`
-	Done    bool              `json:"done,omitempty"`
+	Node  string `json:"node"`
+	Agent string `json:"agent,omitempty"`
+	Group string `json:"group,omitempty"`
+	// Picking is the round-robin pick of the agent while it runs.
+	Picking string `json:"picking,omitempty"`
+	// OutboundCall: the agent called the customer.
+	OutboundCall bool              `json:"outboundCall,omitempty"`
+	DueAt        *time.Time        `json:"dueAt,omitempty"`
+	Answers      map[string]string `json:"answers,omitempty"`
+	Score        *float64          `json:"score,omitempty"`
+	Done         bool              `json:"done,omitempty"`
 }
 
 // NewWorkOrder is what a channel gives to create a work order. ID and Number are assigned by the
@@ -218,7 +227,7 @@ func ValidateNewWorkOrder(t *WorkOrderType, in NewWorkOrder) error {
 // and the effects, or an *Error saying why the action is not allowed or invalid.
 func ApplyWorkOrder(t *WorkOrderType, wo WorkOrder, a Action, now time.Time) (WorkOrder, []Effect, error) {
 	wo.Steps = slices.Clone(wo.Steps)
-	wo.Ratings = slices.Clone(wo.Ratings)
+	wo.Ratings, wo.UsedInvitations = slices.Clone(wo.Ratings), slices.Clone(wo.UsedInvitations)
 	wo.Approvals = slices.Clone(wo.Approvals)
 	wo.Children = slices.Clone(wo.Children)
 	wo.Attachments = slices.Clone(wo.Attachments)
@@ -274,6 +283,14 @@ func (m *woMachine) apply(a Action) error {
 		return nil
 	case ActionEffectDone:
 		if a.EffectKind == "pick" {
+			if f := m.wo.FollowUp; f != nil && f.Picking == a.EffectID {
+				f.Picking = ""
+				if agent := a.Result["engineer"]; agent != "" && a.Error == "" && !f.Done {
+					f.Agent = agent
+					m.j.emit(EventAssigned, "system", map[string]any{"group": f.Group, "agent": agent, "node": f.Node, "strategy": StrategyRoundRobin})
+				}
+				return nil
+			}
 			if m.wo.Waiting == a.EffectID && m.wo.State != StateClosed {
 				m.wo.Waiting = ""
 				n, _ := m.node()
@@ -418,11 +435,16 @@ func (m *woMachine) apply(a Action) error {
 			return wrongNode()
 		}
 		f := m.wo.FollowUp
-		f.Answers, f.Score, f.Done = a.Answers, a.Score, true
-		f.DueAt = nil
+		f.Answers, f.Score, f.Done, f.OutboundCall = a.Answers, a.Score, true, a.OutboundCall
+		f.DueAt, f.Picking = nil, ""
 		if f.Agent == "" {
 			f.Agent = a.Actor
 		}
+		rec := RatingRecord{Node: n.ID, Kind: "follow_up", Answers: a.Answers, Template: n.Template, By: a.Actor, At: m.j.now}
+		if a.Score != nil {
+			rec.Score = *a.Score
+		}
+		m.wo.Ratings = append(m.wo.Ratings, rec)
 		m.j.emit(EventFollowUpDone, a.Actor, map[string]any{"node": n.ID, "score": scoreDetail(a.Score)})
 		m.enter(m.nextOf(n), a.Actor)
 	case ActionDecide:
@@ -608,13 +630,15 @@ func (m *woMachine) start(n Node, actor string) (next string, wait bool) {
 			at := Deadline(m.j.now, n.AutoComplete, m.t.CalendarDef)
 			st.ClosesAt = &at
 		}
-		m.wo.Rating = st
 		if n.Invite != nil {
+			st.Invitation = fmt.Sprintf("invite:%s:%d", n.ID, m.wo.Revision)
 			m.j.effects = append(m.j.effects, Notify{
-				EffectID: fmt.Sprintf("invite:%s:%d", n.ID, m.wo.Revision), Template: n.Invite.Template,
+				EffectID: st.Invitation, Template: n.Invite.Template,
 				Recipients: []string{"contact"}, Channels: n.Invite.Channels, Priority: n.Invite.Priority,
+				Invitation: true, InvitationExpires: st.ClosesAt,
 			})
 		}
+		m.wo.Rating = st
 		return "", true
 	case NodeFollowUp:
 		f := &FollowUpState{Node: n.ID}
@@ -634,6 +658,8 @@ func (m *woMachine) start(n Node, actor string) (next string, wait bool) {
 				f.Group = n.Agents.Group
 			case n.Agents.RoundRobin != nil:
 				f.Group = n.Agents.RoundRobin.Group
+				f.Picking = fmt.Sprintf("pick:%s:%d", n.ID, m.wo.Revision)
+				m.j.effects = append(m.j.effects, PickEngineer{EffectID: f.Picking, Group: f.Group, Strategy: StrategyRoundRobin})
 			}
 		}
 		if !n.Timeout.IsZero() {
@@ -833,6 +859,16 @@ func (m *woMachine) rate(n Node, a Action) error {
 	if *a.Score < lo || *a.Score > hi {
 		return invalid(FieldError{Field: "score", Message: fmt.Sprintf("must be from %g to %g on the %s scale", lo, hi, n.Scale)})
 	}
+	// A rating through an invitation's link: that invitation, once.
+	if a.Invitation != "" {
+		switch {
+		case slices.Contains(m.wo.UsedInvitations, a.Invitation):
+			return notAllowed("this invitation has been used already")
+		case m.wo.Rating == nil || m.wo.Rating.Invitation != a.Invitation:
+			return notAllowed("this invitation is no longer open")
+		}
+		m.wo.UsedInvitations = append(m.wo.UsedInvitations, a.Invitation)
+	}
 	template := n.Template
 	if m.wo.Rating != nil {
 		template = m.wo.Rating.Template
@@ -971,18 +1007,19 @@ func woView(wo WorkOrder, ev Event, loc *time.Location) WOEnv {
 		steps[s.ID] = StepView{Done: true, Result: s.Result, LaborMinutes: s.LaborMinutes, Note: s.Note}
 	}
 	var rating RatingView
+	sum := 0.0
 	for _, r := range wo.Ratings {
+		if r.Kind != "" {
+			continue // follow-up surveys are not the customers' ratings
+		}
 		score := r.Score
 		if rating.Lowest == nil || score < *rating.Lowest {
 			rating.Lowest = &score
 		}
 		rating.Count++
+		sum += score
 	}
 	if rating.Count > 0 {
-		sum := 0.0
-		for _, r := range wo.Ratings {
-			sum += r.Score
-		}
 		avg := sum / float64(rating.Count)
 		rating.Average = &avg
 	}

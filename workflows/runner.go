@@ -328,10 +328,14 @@ func (r *runner[S]) notify(ctx workflow.Context, n process.Notify) (map[string]s
 	ctx = workflow.WithActivityOptions(ctx, effectOptions)
 	var a *activities.Messages
 	var res activities.NotifyResult
-	err := workflow.ExecuteActivity(ctx, a.Notify, activities.NotifyInput{
+	in := activities.NotifyInput{
 		RecordID: r.in.recordID(r.state), EffectID: n.EffectID, Template: r.in.templates[n.Template],
 		Recipients: n.Recipients, Channels: n.Channels, Priority: n.Priority, Record: r.state, Print: n.Print, Title: n.Title, Approval: n.Approval,
-	}).Get(ctx, &res)
+	}
+	if n.Invitation {
+		in.Invitation, in.InvitationExpires = n.EffectID, n.InvitationExpires
+	}
+	err := workflow.ExecuteActivity(ctx, a.Notify, in).Get(ctx, &res)
 	out := map[string]string{}
 	if len(res.SentTo) > 0 {
 		out["sentTo"] = strings.Join(res.SentTo, ", ")
