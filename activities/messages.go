@@ -39,9 +39,10 @@ type Messages struct {
 	Links ApprovalLinker
 }
 
-// ApprovalLinker signs a contact's approval link (auth.Keys does).
+// ApprovalLinker signs a contact's approval and rating links (auth.Keys does).
 type ApprovalLinker interface {
 	ApprovalURL(baseURL, recordID, approvalID string, now time.Time) (string, time.Time, error)
+	RatingURL(baseURL, orderID, invitation string, now time.Time, expires *time.Time) (string, time.Time, error)
 }
 
 // approvalMessage is what a contact receives for an approval when the definition names no template.
@@ -105,6 +106,16 @@ func (m *Messages) Notify(ctx context.Context, in NotifyInput) (NotifyResult, er
 		if in.Template == nil {
 			in.Template = &approvalMessage
 		}
+	}
+	if in.Invitation != "" {
+		if m.Links == nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError("no key to sign rating links: set FIELDFLOW_JWT_SECRET for the worker", "NoLinkKey", nil)
+		}
+		url, expires, err := m.Links.RatingURL(m.BaseURL, in.RecordID, in.Invitation, time.Now(), in.InvitationExpires)
+		if err != nil {
+			return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "NoLinkKey", nil)
+		}
+		data.RatingURL, data.RatingExpires = url, expires.Format("2 January 2006 15:04 MST")
 	}
 	switch {
 	case in.Print:

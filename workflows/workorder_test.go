@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/store/storetest"
@@ -81,7 +82,9 @@ func TestRepairWorkOrder(t *testing.T) {
 	env := newEnv()
 	// Monday 09:00 in Nicosia: the offer's 30 business minutes run at once.
 	env.SetStartTime(time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC))
-	worker.Register(env, worker.Dependencies{Store: st, BaseURL: "https://fieldflow.example"})
+	keys, err := auth.NewKeys([]byte("0123456789abcdef0123456789abcdef-test"))
+	require.NoError(t, err)
+	worker.Register(env, worker.Dependencies{Store: st, BaseURL: "https://fieldflow.example", Keys: keys})
 	id := uuid.NewString()
 	in := workflows.WorkOrderInput{Type: repair, Actor: "alice", New: process.NewWorkOrder{
 		ID: id, Number: "WO-2026-000001", RecordType: "repair", Subject: "Boiler leaking", Channel: "agent",
@@ -185,7 +188,7 @@ func TestRepairWorkOrder(t *testing.T) {
 	require.ElementsMatch(t, []string{"wo-visit", "rating-invite"}, templates)
 	for _, n := range notes {
 		if n.Template == "rating-invite" {
-			require.Contains(t, n.Body, "https://fieldflow.example/v1/work-orders/"+id)
+			require.Contains(t, n.Body, "https://fieldflow.example/rate/", "the invitation brings its signed link")
 		}
 	}
 }
