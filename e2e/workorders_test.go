@@ -276,6 +276,51 @@ func TestOfferTimesOutAndReturnsToDispatch(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond, "the dispatcher is alerted")
 }
 
+// quickRating is a work-order type whose rating node auto-completes after two seconds.
+const quickRating = `apiVersion: fieldflow/v1
+kind: WorkOrderType
+key: quick-rating
+title: Quick rating
+numbering: "QR-{seq:4}"
+intake: [dispatcher]
+stages:
+  - {id: new, title: New, state: new}
+  - {id: feedback, title: Feedback, state: in_progress}
+  - {id: closed, title: Closed, state: closed}
+nodes:
+  - {id: rate, type: rating, stage: feedback, scale: five-star, template: standard-survey, autoComplete: 2s}
+  - {id: done, type: end, stage: closed}
+`
+
+// TestRatingAutoCompletesInSeconds: nobody rates, so the rating node is force-skipped when its
+// auto-complete time has passed, and the order goes on (here: closes).
+func TestRatingAutoCompletesInSeconds(t *testing.T) {
+	defs := t.TempDir()
+	require.NoError(t, os.CopyFS(defs, os.DirFS("../definitions")))
+	require.NoError(t, os.WriteFile(filepath.Join(defs, "work-orders", "quick-rating.yaml"), []byte(quickRating), 0o644))
+	stack := startStack(t, func(c *devstack.Config) { c.DefinitionsDir = defs })
+	dan := api{t: t, base: stack.APIURL, token: token(t, stack, "dan", auth.RoleDispatcher)}
+	wo := dan.must(http.StatusCreated, "POST", "/v1/work-orders", map[string]any{"recordType": "quick-rating", "subject": "Boiler check", "contact": map[string]any{"email": "ada@example.com"}})
+	require.Equal(t, "rate", wo["node"])
+	require.NotEmpty(t, wo["rating"].(map[string]any)["closesAt"])
+	path := "/v1/work-orders/" + wo["id"].(string)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.Equal(c, "closed", dan.must(http.StatusOK, "GET", path, nil)["state"])
+	}, 20*time.Second, 200*time.Millisecond)
+	events := eventTypes(dan.must(http.StatusOK, "GET", path+"/events", nil))
+	require.Contains(t, events, "rating_skipped")
+	require.Less(t, indexOf(events, "rating_skipped"), indexOf(events, "closed"))
+}
+
+func indexOf(items []string, want string) int {
+	for i, it := range items {
+		if it == want {
+			return i
+		}
+	}
+	return -1
+}
+
 func todoKinds(body map[string]any) []string {
 	var kinds []string
 	for _, it := range body["items"].([]any) {
