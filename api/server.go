@@ -142,6 +142,7 @@ func New(cfg Config) *Server {
 	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)
 	s.workOrderRoutes(v1)
 	s.ratingDataRoutes(v1)
+	s.ratingRoutes(e)
 	s.deviceRoutes(v1, e)
 	s.portalRoutes(e)
 	s.groupRoutes(v1)
