@@ -20,10 +20,13 @@ import (
 type MessageStore interface {
 	SaveNotification(ctx context.Context, n store.Notification) (store.Notification, error)
 	MarkNotificationSent(ctx context.Context, recordID, effectID string, to []string, at time.Time) error
+	MarkNotificationChannel(ctx context.Context, recordID, effectID, channel string, d store.ChannelDelivery) error
 }
 
-// Messages renders notifications for records, keeps them (the delivery log) and sends them by
-// email when a mailer is configured.
+// Messages renders notifications for records, keeps them (the delivery log) and sends them on
+// their channels: email through the mailer, SMS and WeChat through providers, and the QR code the
+// engineer shows on site for a rating invitation. A worker with none of them configured keeps the
+// messages in the log only.
 type Messages struct {
 	Store MessageStore
 	// BaseURL is where links in messages point (the API's public address).
@@ -32,6 +35,10 @@ type Messages struct {
 	Mailer Mailer
 	// From is the sender address of email.
 	From string
+	// SMS and WeChat send text messages to the contact's phone through providers; nil: the
+	// channel fails (unless nothing at all is configured).
+	SMS    TextSender
+	WeChat TextSender
 	// StaffDomain, when set, gives staff an address: user NAME is NAME@StaffDomain.
 	StaffDomain string
 	// Links signs the links contacts answer approvals through; without it, asking a contact for an
@@ -83,13 +90,17 @@ type NotifyInput struct {
 // NotifyResult tells where the message went, for the record's history.
 type NotifyResult struct {
 	SentTo []string `json:"sentTo,omitempty"`
+	// Channels is the outcome on each channel: "sent to ada@example.com", "failed: 502 from
+	// provider", "not tried: email delivered first".
+	Channels map[string]string `json:"channels,omitempty"`
 }
 
-// Notify renders the message, keeps it once per effect and, when email is among its channels and a
-// mailer is set, sends it to the recipients that have an address. A message already sent (a
-// retried activity) is not sent again.
+// Notify renders the message, keeps it once per effect and sends it on its channels (see
+// deliver): with Priority in order until one delivers it, else on all. A message already sent (a
+// retried activity) is not sent again, and a retry sends on no channel that already delivered it.
+// When no channel delivers it, the error's details hold the NotifyResult.
 func (m *Messages) Notify(ctx context.Context, in NotifyInput) (NotifyResult, error) {
-	data, err := messageData(in.Record, m.BaseURL)
+	data, phone, err := messageData(in.Record, m.BaseURL)
 	if err != nil {
 		return NotifyResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadRecord", nil)
 	}
@@ -146,20 +157,20 @@ func (m *Messages) Notify(ctx context.Context, in NotifyInput) (NotifyResult, er
 		return NotifyResult{}, err
 	}
 	if stored.SentAt != nil {
-		return NotifyResult{SentTo: stored.SentTo}, nil
+		res := NotifyResult{SentTo: stored.SentTo}
+		for ch, d := range stored.Deliveries {
+			if res.Channels == nil {
+				res.Channels = map[string]string{}
+			}
+			res.Channels[ch] = d.Outcome
+		}
+		return res, nil
 	}
-	to := m.addresses(in.Recipients, data)
-	if m.Mailer == nil || len(to) == 0 || !(len(in.Channels) == 0 || slices.Contains(in.Channels, "email")) {
-		return NotifyResult{}, nil
+	link := data.RatingURL
+	if link == "" {
+		link = data.ApprovalURL
 	}
-	msg := buildMessage(m.From, to, stored.Subject, stored.Body, stored.HTML, in.EffectID+"."+in.RecordID+"@fieldflow", time.Now())
-	if err := m.Mailer.Send(ctx, m.From, to, msg); err != nil {
-		return NotifyResult{}, err
-	}
-	if err := m.Store.MarkNotificationSent(ctx, in.RecordID, in.EffectID, to, time.Now()); err != nil {
-		return NotifyResult{}, err
-	}
-	return NotifyResult{SentTo: to}, nil
+	return m.deliver(ctx, outgoing{in: in, stored: stored, email: m.addresses(in.Recipients, data), phone: phone, link: link})
 }
 
 // addresses finds email addresses for recipients: the contact's, and staff's when StaffDomain is
@@ -187,11 +198,12 @@ func (m *Messages) addresses(recipients []string, data process.MessageData) []st
 	return to
 }
 
-// messageData reads the fields templates use from a record (a service request or a work order).
-func messageData(record any, baseURL string) (process.MessageData, error) {
+// messageData reads the fields templates use from a record (a service request or a work order),
+// and the contact's phone number.
+func messageData(record any, baseURL string) (process.MessageData, string, error) {
 	raw, err := json.Marshal(record)
 	if err != nil {
-		return process.MessageData{}, err
+		return process.MessageData{}, "", err
 	}
 	var r struct {
 		ID         string `json:"id"`
@@ -205,13 +217,14 @@ func messageData(record any, baseURL string) (process.MessageData, error) {
 		Contact    struct {
 			Name  string `json:"name"`
 			Email string `json:"email"`
+			Phone string `json:"phone"`
 		} `json:"contact"`
 		SLA struct {
 			DueAt string `json:"dueAt"`
 		} `json:"sla"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return process.MessageData{}, err
+		return process.MessageData{}, "", err
 	}
 	path := "/v1/service-requests/"
 	if r.RecordType != "" {
@@ -225,7 +238,7 @@ func messageData(record any, baseURL string) (process.MessageData, error) {
 		Number: r.Number, Subject: r.Subject, Priority: r.Priority, Stage: r.Stage, ContactName: r.Contact.Name,
 		DueAt: r.SLA.DueAt, URL: strings.TrimSuffix(baseURL, "/") + path + r.ID,
 		ContactEmail: r.Contact.Email, Owner: owner,
-	}, nil
+	}, strings.TrimSpace(r.Contact.Phone), nil
 }
 
 func render(text string, data process.MessageData) (string, error) {

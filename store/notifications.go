@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -20,7 +21,19 @@ type Notification struct {
 	HTML       string     `json:"html,omitempty"`
 	SentTo     []string   `json:"sentTo,omitempty"`
 	SentAt     *time.Time `json:"sentAt,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt"`
+	// Deliveries is how the message went out on each channel it was tried on.
+	Deliveries map[string]ChannelDelivery `json:"deliveries,omitempty"`
+	CreatedAt  time.Time                  `json:"createdAt"`
+}
+
+// ChannelDelivery is the outcome of a message on one channel (email, sms, wechat, qr).
+type ChannelDelivery struct {
+	// Sent: the channel delivered the message; a retried activity does not send on it again.
+	Sent bool `json:"sent"`
+	// Outcome says what happened, for the record's history: "sent to +4420…", "failed: 502 from
+	// provider".
+	Outcome string    `json:"outcome"`
+	At      time.Time `json:"at"`
 }
 
 // SaveNotification stores a rendered message once per effect and returns what is stored: a retried
@@ -36,13 +49,26 @@ func (s *Store) SaveNotification(ctx context.Context, n Notification) (Notificat
 	if err != nil {
 		return n, fmt.Errorf("store: read notification %s of %s: %w", n.EffectID, n.RecordID, err)
 	}
-	return notificationFromRow(r), nil
+	return notificationFromRow(r)
 }
 
 // MarkNotificationSent records who a message was sent to.
 func (s *Store) MarkNotificationSent(ctx context.Context, recordID, effectID string, to []string, at time.Time) error {
 	if err := s.q.MarkNotificationSent(ctx, db.MarkNotificationSentParams{RecordID: recordID, EffectID: effectID, SentTo: nonNilStrings(to), SentAt: &at}); err != nil {
 		return fmt.Errorf("store: mark notification %s of %s sent: %w", effectID, recordID, err)
+	}
+	return nil
+}
+
+// MarkNotificationChannel records how a message went out on one channel, keeping the other
+// channels' outcomes.
+func (s *Store) MarkNotificationChannel(ctx context.Context, recordID, effectID, channel string, d ChannelDelivery) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("store: mark notification %s of %s on %s: %w", effectID, recordID, channel, err)
+	}
+	if err := s.q.MarkNotificationChannel(ctx, db.MarkNotificationChannelParams{RecordID: recordID, EffectID: effectID, Channel: channel, Delivery: raw}); err != nil {
+		return fmt.Errorf("store: mark notification %s of %s on %s: %w", effectID, recordID, channel, err)
 	}
 	return nil
 }
@@ -58,14 +84,25 @@ func (s *Store) ListNotifications(ctx context.Context, recordID string) ([]Notif
 	}
 	out := make([]Notification, len(rows))
 	for i, r := range rows {
-		out[i] = notificationFromRow(r)
+		if out[i], err = notificationFromRow(r); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-func notificationFromRow(r db.Notification) Notification {
-	return Notification{RecordID: r.RecordID, EffectID: r.EffectID, Template: r.Template, Recipients: r.Recipients,
+func notificationFromRow(r db.Notification) (Notification, error) {
+	n := Notification{RecordID: r.RecordID, EffectID: r.EffectID, Template: r.Template, Recipients: r.Recipients,
 		Channels: r.Channels, Subject: r.Subject, Body: r.Body, HTML: r.Html, SentTo: r.SentTo, SentAt: r.SentAt, CreatedAt: r.CreatedAt}
+	if len(r.Deliveries) > 0 {
+		if err := json.Unmarshal(r.Deliveries, &n.Deliveries); err != nil {
+			return n, fmt.Errorf("store: notification %s of %s: read deliveries: %w", r.EffectID, r.RecordID, err)
+		}
+	}
+	if len(n.Deliveries) == 0 {
+		n.Deliveries = nil
+	}
+	return n, nil
 }
 
 func nonNilStrings(s []string) []string {

@@ -2,7 +2,6 @@
 package worker
 
 import (
-	"github.com/fieldflow/fieldflow/auth"
 	"net/http"
 	"os"
 
@@ -11,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fieldflow/fieldflow/activities"
+	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/workflows"
 )
 
@@ -35,6 +35,11 @@ type Dependencies struct {
 	Mailer      activities.Mailer
 	MailFrom    string
 	StaffDomain string
+	// SMS and WeChat send text messages (rating invitations, notifications on those channels)
+	// through providers' HTTP endpoints; nil: that channel fails with a reason, unless no delivery
+	// at all is configured (then messages are kept in the notifications table only).
+	SMS    activities.TextSender
+	WeChat activities.TextSender
 	// Keys sign the links contacts answer approvals through.
 	Keys *auth.Keys
 }
@@ -52,17 +57,19 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 	r.RegisterWorkflowWithOptions(workflows.ServiceRequest, workflow.RegisterOptions{Name: workflows.ServiceRequestWorkflowType})
 	r.RegisterWorkflowWithOptions(workflows.WorkOrder, workflow.RegisterOptions{Name: workflows.WorkOrderWorkflowType})
 	r.RegisterActivity(&activities.Projections{Store: deps.Store})
-	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL, Mailer: deps.Mailer, From: deps.MailFrom, StaffDomain: deps.StaffDomain, Links: linker(deps.Keys)})
+	r.RegisterActivity(&activities.Messages{Store: deps.Store, BaseURL: deps.BaseURL, Mailer: deps.Mailer, From: deps.MailFrom, StaffDomain: deps.StaffDomain,
+		SMS: deps.SMS, WeChat: deps.WeChat, Links: linker(deps.Keys)})
 	r.RegisterActivity(&activities.Webhooks{Client: deps.HTTPClient})
 	r.RegisterActivity(&activities.Definitions{Store: deps.Store})
 	r.RegisterActivity(&activities.Invoices{Store: deps.Store})
 	r.RegisterActivity(&activities.Assignments{Store: deps.Store})
 }
 
-// MailFromEnv reads the mail settings: FIELDFLOW_SMTP_ADDR (host:port; unset: no email is sent),
-// FIELDFLOW_SMTP_USERNAME, FIELDFLOW_SMTP_PASSWORD, FIELDFLOW_SMTP_FROM and
-// FIELDFLOW_STAFF_EMAIL_DOMAIN.
+// MailFromEnv reads the message delivery settings: FIELDFLOW_SMTP_ADDR (host:port; unset: no
+// email is sent), FIELDFLOW_SMTP_USERNAME, FIELDFLOW_SMTP_PASSWORD, FIELDFLOW_SMTP_FROM and
+// FIELDFLOW_STAFF_EMAIL_DOMAIN, and the SMS and WeChat providers (see TextFromEnv).
 func MailFromEnv(deps *Dependencies) {
+	TextFromEnv(deps)
 	if addr := os.Getenv("FIELDFLOW_SMTP_ADDR"); addr != "" {
 		deps.Mailer = activities.SMTPMailer{Addr: addr, Username: os.Getenv("FIELDFLOW_SMTP_USERNAME"), Password: os.Getenv("FIELDFLOW_SMTP_PASSWORD")}
 	}
@@ -79,4 +86,16 @@ func linker(k *auth.Keys) activities.ApprovalLinker {
 		return nil
 	}
 	return k
+}
+
+// TextFromEnv reads the SMS and WeChat providers: FIELDFLOW_SMS_URL and FIELDFLOW_WECHAT_URL are
+// the endpoints text messages are POSTed to as JSON (unset: that channel is not configured), with
+// the bearer tokens FIELDFLOW_SMS_TOKEN and FIELDFLOW_WECHAT_TOKEN when set.
+func TextFromEnv(deps *Dependencies) {
+	if u := os.Getenv("FIELDFLOW_SMS_URL"); u != "" {
+		deps.SMS = activities.HTTPTextSender{URL: u, Token: os.Getenv("FIELDFLOW_SMS_TOKEN")}
+	}
+	if u := os.Getenv("FIELDFLOW_WECHAT_URL"); u != "" {
+		deps.WeChat = activities.HTTPTextSender{URL: u, Token: os.Getenv("FIELDFLOW_WECHAT_TOKEN")}
+	}
 }

@@ -336,9 +336,16 @@ func (r *runner[S]) notify(ctx workflow.Context, n process.Notify) (map[string]s
 		in.Invitation, in.InvitationExpires = n.EffectID, n.InvitationExpires
 	}
 	err := workflow.ExecuteActivity(ctx, a.Notify, in).Get(ctx, &res)
+	var failed *temporal.ApplicationError
+	if errors.As(err, &failed) && failed.HasDetails() {
+		_ = failed.Details(&res) // when no channel delivered it: each channel's outcome
+	}
 	out := map[string]string{}
 	if len(res.SentTo) > 0 {
 		out["sentTo"] = strings.Join(res.SentTo, ", ")
+	}
+	for _, ch := range workflow.DeterministicKeys(res.Channels) {
+		out["channel."+ch] = res.Channels[ch]
 	}
 	return out, err
 }

@@ -11,3 +11,7 @@ UPDATE notifications SET sent_to = $3, sent_at = $4 WHERE record_id = $1 AND eff
 
 -- name: ListNotifications :many
 SELECT * FROM notifications WHERE record_id = $1 ORDER BY created_at, effect_id;
+
+-- name: MarkNotificationChannel :exec
+UPDATE notifications SET deliveries = deliveries || jsonb_build_object(sqlc.arg(channel)::text, sqlc.arg(delivery)::jsonb)
+WHERE record_id = sqlc.arg(record_id) AND effect_id = sqlc.arg(effect_id);

@@ -111,6 +111,7 @@ type Notification struct {
 	Html       string
 	SentTo     []string
 	SentAt     *time.Time
+	Deliveries []byte
 }
 
 type NumberSequence struct {

@@ -11,7 +11,7 @@ import (
 )
 
 const getNotification = `-- name: GetNotification :one
-SELECT record_id, effect_id, template, recipients, channels, subject, body, created_at, html, sent_to, sent_at FROM notifications WHERE record_id = $1 AND effect_id = $2
+SELECT record_id, effect_id, template, recipients, channels, subject, body, created_at, html, sent_to, sent_at, deliveries FROM notifications WHERE record_id = $1 AND effect_id = $2
 `
 
 type GetNotificationParams struct {
@@ -34,12 +34,13 @@ func (q *Queries) GetNotification(ctx context.Context, arg GetNotificationParams
 		&i.Html,
 		&i.SentTo,
 		&i.SentAt,
+		&i.Deliveries,
 	)
 	return i, err
 }
 
 const listNotifications = `-- name: ListNotifications :many
-SELECT record_id, effect_id, template, recipients, channels, subject, body, created_at, html, sent_to, sent_at FROM notifications WHERE record_id = $1 ORDER BY created_at, effect_id
+SELECT record_id, effect_id, template, recipients, channels, subject, body, created_at, html, sent_to, sent_at, deliveries FROM notifications WHERE record_id = $1 ORDER BY created_at, effect_id
 `
 
 func (q *Queries) ListNotifications(ctx context.Context, recordID string) ([]Notification, error) {
@@ -63,6 +64,7 @@ func (q *Queries) ListNotifications(ctx context.Context, recordID string) ([]Not
 			&i.Html,
 			&i.SentTo,
 			&i.SentAt,
+			&i.Deliveries,
 		); err != nil {
 			return nil, err
 		}
@@ -72,6 +74,28 @@ func (q *Queries) ListNotifications(ctx context.Context, recordID string) ([]Not
 		return nil, err
 	}
 	return items, nil
+}
+
+const markNotificationChannel = `-- name: MarkNotificationChannel :exec
+UPDATE notifications SET deliveries = deliveries || jsonb_build_object($1::text, $2::jsonb)
+WHERE record_id = $3 AND effect_id = $4
+`
+
+type MarkNotificationChannelParams struct {
+	Channel  string
+	Delivery []byte
+	RecordID string
+	EffectID string
+}
+
+func (q *Queries) MarkNotificationChannel(ctx context.Context, arg MarkNotificationChannelParams) error {
+	_, err := q.db.Exec(ctx, markNotificationChannel,
+		arg.Channel,
+		arg.Delivery,
+		arg.RecordID,
+		arg.EffectID,
+	)
+	return err
 }
 
 const markNotificationSent = `-- name: MarkNotificationSent :exec

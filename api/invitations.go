@@ -1,0 +1,55 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/fieldflow/fieldflow/auth"
+)
+
+// invitationRoutes serve the rating invitation's QR code, which the engineer shows the customer on
+// site (the invitation's "qr" channel).
+func (s *Server) invitationRoutes(v1 *gin.RouterGroup) {
+	v1.GET("/work-orders/:id/rating/qr.png", requireRole(auth.StaffRoles...), s.ratingQR)
+}
+
+// ratingQR answers a PNG QR code of the signed rating link of the order's open rating: 409 when
+// no rating with an invitation is open. The link is signed afresh on every call and works until
+// the rating node closes; it is a credential, so the answer is not cached.
+func (s *Server) ratingQR(c *gin.Context) {
+	size := 256
+	if q := c.Query("size"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 128 || n > 1024 {
+			_ = c.Error(badRequest("size must be a number of pixels from 128 to 1024"))
+			return
+		}
+		size = n
+	}
+	wo, err := s.visibleOrder(c, c.Param("id"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if wo.Rating == nil || wo.Rating.Invitation == "" {
+		_ = c.Error(newProblem(http.StatusConflict, "not-allowed", "Action not allowed now",
+			"work order "+wo.Number+" has no open rating with an invitation"))
+		return
+	}
+	link, _, err := s.cfg.Keys.RatingURL(s.baseURL(c), wo.ID, wo.Rating.Invitation, s.cfg.Now(), wo.Rating.ClosesAt)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	png, err := qrcode.Encode(link, qrcode.Medium, size)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Content-Disposition", `inline; filename="rating-`+wo.Number+`.png"`)
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "image/png", png)
+}
