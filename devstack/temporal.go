@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/fieldflow/fieldflow/devstack/postgres"
 )
@@ -169,5 +170,7 @@ func (t *temporalServer) stop() error {
 // services going away as errors.
 func newServerLogger(base *zap.Logger) (*zap.Logger, zap.AtomicLevel) {
 	level := zap.NewAtomicLevelAt(zap.WarnLevel)
-	return base.Named("temporal").WithOptions(zap.IncreaseLevel(level)), level
+	// A fatal error inside the server (a port taken meanwhile, say) panics instead of calling
+	// os.Exit, so the reason and the stack reach the output instead of vanishing with the process.
+	return base.Named("temporal").WithOptions(zap.IncreaseLevel(level), zap.WithFatalHook(zapcore.WriteThenPanic)), level
 }

@@ -14,11 +14,14 @@ import (
 	"github.com/fieldflow/fieldflow/auth"
 )
 
-// upload posts a file as multipart/form-data.
-func upload(t *testing.T, a api, path, name, contentType string, data []byte) (int, map[string]any) {
+// upload posts a file as multipart/form-data, with more form fields as name, value pairs.
+func upload(t *testing.T, a api, path, name, contentType string, data []byte, fields ...string) (int, map[string]any) {
 	t.Helper()
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
+	for i := 0; i+1 < len(fields); i += 2 {
+		require.NoError(t, w.WriteField(fields[i], fields[i+1]))
+	}
 	part, err := w.CreatePart(textproto.MIMEHeader{
 		"Content-Disposition": {`form-data; name="file"; filename="` + name + `"`},
 		"Content-Type":        {contentType},

@@ -2,14 +2,10 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"sync"
@@ -226,6 +222,14 @@ func TestConcurrentClaimsOfAPooledOrder(t *testing.T) {
 	require.Empty(t, first.must(http.StatusOK, "GET", "/v1/todo/pool", nil)["items"])
 }
 
+// withWorkOrderType runs the stack on the shipped definitions plus one more work-order type.
+func withWorkOrderType(t *testing.T, key, yaml string) func(*devstack.Config) {
+	defs := t.TempDir()
+	require.NoError(t, os.CopyFS(defs, os.DirFS("../definitions")))
+	require.NoError(t, os.WriteFile(filepath.Join(defs, "work-orders", key+".yaml"), []byte(yaml), 0o644))
+	return func(c *devstack.Config) { c.DefinitionsDir = defs }
+}
+
 // quickType is a work-order type with second-scale timeouts, on wall-clock time.
 const quickType = `apiVersion: fieldflow/v1
 kind: WorkOrderType
@@ -248,10 +252,7 @@ nodes:
 // TestOfferTimesOutAndReturnsToDispatch: with second-scale timeouts, an unanswered offer goes back
 // to dispatch; after the last offer the dispatcher is alerted in the to-do center.
 func TestOfferTimesOutAndReturnsToDispatch(t *testing.T) {
-	defs := t.TempDir()
-	require.NoError(t, os.CopyFS(defs, os.DirFS("../definitions")))
-	require.NoError(t, os.WriteFile(filepath.Join(defs, "work-orders", "quick.yaml"), []byte(quickType), 0o644))
-	stack := startStack(t, func(c *devstack.Config) { c.DefinitionsDir = defs })
+	stack := startStack(t, withWorkOrderType(t, "quick", quickType))
 	anon := api{t: t, base: stack.APIURL}
 	dan := anon.as(token(t, stack, "dan", auth.RoleDispatcher))
 	wo := dan.must(http.StatusCreated, "POST", "/v1/work-orders", map[string]any{"recordType": "quick", "subject": "Fuse", "contact": map[string]any{"email": "ada@example.com"}})
@@ -295,10 +296,7 @@ nodes:
 // TestRatingAutoCompletesInSeconds: nobody rates, so the rating node is force-skipped when its
 // auto-complete time has passed, and the order goes on (here: closes).
 func TestRatingAutoCompletesInSeconds(t *testing.T) {
-	defs := t.TempDir()
-	require.NoError(t, os.CopyFS(defs, os.DirFS("../definitions")))
-	require.NoError(t, os.WriteFile(filepath.Join(defs, "work-orders", "quick-rating.yaml"), []byte(quickRating), 0o644))
-	stack := startStack(t, func(c *devstack.Config) { c.DefinitionsDir = defs })
+	stack := startStack(t, withWorkOrderType(t, "quick-rating", quickRating))
 	dan := api{t: t, base: stack.APIURL, token: token(t, stack, "dan", auth.RoleDispatcher)}
 	wo := dan.must(http.StatusCreated, "POST", "/v1/work-orders", map[string]any{"recordType": "quick-rating", "subject": "Boiler check", "contact": map[string]any{"email": "ada@example.com"}})
 	require.Equal(t, "rate", wo["node"])
@@ -332,26 +330,7 @@ func todoKinds(body map[string]any) []string {
 // uploadStep posts a photo of a checklist step.
 func uploadStep(t *testing.T, a api, path, step, name string, data []byte) (int, map[string]any) {
 	t.Helper()
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	require.NoError(t, w.WriteField("step", step))
-	part, err := w.CreatePart(textproto.MIMEHeader{
-		"Content-Disposition": {fmt.Sprintf(`form-data; name="file"; filename=%q`, name)},
-		"Content-Type":        {"image/png"},
-	})
-	require.NoError(t, err)
-	_, _ = part.Write(data)
-	require.NoError(t, w.Close())
-	req, err := http.NewRequest("POST", a.base+path, &body)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return upload(t, a, path, name, "image/png", data, "step", step)
 }
 
 func pngBytes(t *testing.T) []byte {
