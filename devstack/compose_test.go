@@ -105,6 +105,7 @@ func TestComposeProductionShape(t *testing.T) {
 	require.Equal(t, testJWTSecret, env(worker, "FIELDFLOW_JWT_SECRET"), "the worker signs the approval links it mails")
 	require.Equal(t, "http://localhost:8080", env(worker, "FIELDFLOW_PUBLIC_URL"), "links in messages point at the published api")
 	require.Equal(t, "", env(worker, "FIELDFLOW_SMTP_ADDR"), "no SMTP server unless one is configured")
+	require.Equal(t, "", env(worker, "FIELDFLOW_SMS_URL"), "no SMS provider unless one is configured")
 
 	migrate := svc("migrate")
 	require.Equal(t, "no", migrate.Restart)
