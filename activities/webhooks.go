@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/fieldflow/fieldflow/internal/env"
 	"github.com/fieldflow/fieldflow/process"
 )
 
@@ -77,7 +77,10 @@ func (w *Webhooks) deliver(ctx context.Context, in WebhookInput) (WebhookResult,
 	req.Header.Set("User-Agent", "Fieldflow-Webhook/1")
 	req.Header.Set(DeliveryHeader, in.EffectID)
 	if in.SecretEnv != "" {
-		secret := os.Getenv(in.SecretEnv)
+		secret, err := env.Get(in.SecretEnv)
+		if err != nil {
+			return WebhookResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "MissingSecret", nil)
+		}
 		if secret == "" {
 			return WebhookResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the webhook secret variable %s is not set on the worker", in.SecretEnv), "MissingSecret", nil)
 		}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fieldflow/fieldflow/internal/env"
 )
 
 // Role is a staff role carried in a token.
@@ -128,7 +130,11 @@ const secretFile = "jwt-secret"
 // kept in dataDir, which is generated on first use when create is true. This is how `fieldflow dev`
 // and `fieldflow token` agree on a secret without any configuration.
 func LoadSecret(dataDir string, create bool) ([]byte, error) {
-	if s := os.Getenv(SecretEnv); s != "" {
+	s, err := env.Get(SecretEnv)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if s != "" {
 		return []byte(s), nil
 	}
 	path := filepath.Join(dataDir, secretFile)

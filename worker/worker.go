@@ -11,6 +11,7 @@ import (
 
 	"github.com/fieldflow/fieldflow/activities"
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/internal/env"
 	"github.com/fieldflow/fieldflow/workflows"
 )
 
@@ -66,12 +67,13 @@ func Register(r sdkworker.Registry, deps Dependencies) {
 }
 
 // MailFromEnv reads the message delivery settings: FIELDFLOW_SMTP_ADDR (host:port; unset: no
-// email is sent), FIELDFLOW_SMTP_USERNAME, FIELDFLOW_SMTP_PASSWORD, FIELDFLOW_SMTP_FROM and
-// FIELDFLOW_STAFF_EMAIL_DOMAIN, and the SMS and WeChat providers (see TextFromEnv).
+// email is sent), FIELDFLOW_SMTP_USERNAME, FIELDFLOW_SMTP_PASSWORD (or FIELDFLOW_SMTP_PASSWORD_FILE),
+// FIELDFLOW_SMTP_FROM and FIELDFLOW_STAFF_EMAIL_DOMAIN, and the SMS and WeChat providers (see
+// TextFromEnv; their tokens may come from *_FILE too).
 func MailFromEnv(deps *Dependencies) {
 	TextFromEnv(deps)
-	if addr := os.Getenv("FIELDFLOW_SMTP_ADDR"); addr != "" {
-		deps.Mailer = activities.SMTPMailer{Addr: addr, Username: os.Getenv("FIELDFLOW_SMTP_USERNAME"), Password: os.Getenv("FIELDFLOW_SMTP_PASSWORD")}
+	if addr := env.Or("FIELDFLOW_SMTP_ADDR", ""); addr != "" {
+		deps.Mailer = activities.SMTPMailer{Addr: addr, Username: env.Or("FIELDFLOW_SMTP_USERNAME", ""), Password: env.Or("FIELDFLOW_SMTP_PASSWORD", "")}
 	}
 	deps.MailFrom = os.Getenv("FIELDFLOW_SMTP_FROM")
 	if deps.MailFrom == "" {
@@ -93,9 +95,9 @@ func linker(k *auth.Keys) activities.ApprovalLinker {
 // the bearer tokens FIELDFLOW_SMS_TOKEN and FIELDFLOW_WECHAT_TOKEN when set.
 func TextFromEnv(deps *Dependencies) {
 	if u := os.Getenv("FIELDFLOW_SMS_URL"); u != "" {
-		deps.SMS = activities.HTTPTextSender{URL: u, Token: os.Getenv("FIELDFLOW_SMS_TOKEN")}
+		deps.SMS = activities.HTTPTextSender{URL: u, Token: env.Or("FIELDFLOW_SMS_TOKEN", "")}
 	}
 	if u := os.Getenv("FIELDFLOW_WECHAT_URL"); u != "" {
-		deps.WeChat = activities.HTTPTextSender{URL: u, Token: os.Getenv("FIELDFLOW_WECHAT_TOKEN")}
+		deps.WeChat = activities.HTTPTextSender{URL: u, Token: env.Or("FIELDFLOW_WECHAT_TOKEN", "")}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fieldflow/fieldflow/devstack"
+	"github.com/fieldflow/fieldflow/internal/env"
 	"github.com/fieldflow/fieldflow/worker"
 )
 
@@ -36,7 +36,7 @@ and everything is where it was.`,
 			stack, err := devstack.Start(cmd.Context(), devstack.Config{
 				DataDir:        g.dataDir,
 				DefinitionsDir: definitions,
-				DatabaseURL:    os.Getenv("DATABASE_URL"),
+				DatabaseURL:    env.Or("DATABASE_URL", ""),
 				HTTPAddr:       httpAddr,
 				TemporalPort:   temporalPort,
 				UIPort:         uiPort,

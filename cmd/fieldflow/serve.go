@@ -18,6 +18,7 @@ import (
 	"github.com/fieldflow/fieldflow/api"
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/intake"
+	"github.com/fieldflow/fieldflow/internal/env"
 	"github.com/fieldflow/fieldflow/mailintake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
@@ -37,7 +38,7 @@ func (c *connections) flags(cmd *cobra.Command) {
 }
 
 func databaseURL() (string, error) {
-	url := os.Getenv("DATABASE_URL")
+	url := env.Or("DATABASE_URL", "")
 	if url == "" {
 		return "", errors.New("set DATABASE_URL to the PostgreSQL database, e.g. postgres://fieldflow:secret@db:5432/fieldflow")
 	}
