@@ -97,7 +97,7 @@ func New(cfg Config) *Server {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	s := &Server{cfg: cfg, engine: e}
-	e.Use(requestID(), logRequests(cfg.Logger), recoverPanics(cfg.Logger), renderErrors(cfg.Logger))
+	e.Use(requestID(), securityHeaders(), logRequests(cfg.Logger), recoverPanics(cfg.Logger), renderErrors(cfg.Logger))
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(notFound("no route " + c.Request.Method + " " + c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {
 		_ = c.Error(newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path))
