@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/store"
 )
 
 const principalKey = "principal"
@@ -24,11 +25,28 @@ func (s *Server) authenticate(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	p, err := s.cfg.Keys.Verify(strings.TrimSpace(token))
-	if err != nil {
-		_ = c.Error(unauthorized("the token is invalid or expired"))
-		c.Abort()
-		return
+	token = strings.TrimSpace(token)
+	var p auth.Principal
+	if strings.HasPrefix(token, store.APITokenPrefix) {
+		// Another system's API token: looked up by its hash, refused once revoked.
+		var ok bool
+		var err error
+		if p, ok, err = s.apiTokenPrincipal(c.Request.Context(), token); err != nil || !ok {
+			if err != nil {
+				_ = c.Error(err)
+			} else {
+				_ = c.Error(unauthorized("the API token is unknown or revoked"))
+			}
+			c.Abort()
+			return
+		}
+	} else {
+		var err error
+		if p, err = s.cfg.Keys.Verify(token); err != nil {
+			_ = c.Error(unauthorized("the token is invalid or expired"))
+			c.Abort()
+			return
+		}
 	}
 	c.Set(principalKey, p)
 	c.Next()

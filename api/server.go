@@ -141,6 +141,7 @@ func New(cfg Config) *Server {
 	v1.POST("/todo/:itemId/complete", staff, s.completeTodo)
 	v1.POST("/service-requests/:id/migrate", requireRole(auth.RoleAdmin), s.migrateServiceRequest)
 	s.workOrderRoutes(v1)
+	s.apiTokenRoutes(v1)
 	s.invitationRoutes(v1)
 	s.ratingDataRoutes(v1)
 	s.ratingRoutes(e)

@@ -8,6 +8,18 @@ import (
 	"time"
 )
 
+type ApiToken struct {
+	ID         string
+	Name       string
+	Hash       []byte
+	Roles      []string
+	Groups     []string
+	CreatedBy  string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+}
+
 type AssignmentPick struct {
 	Key      string
 	GroupKey string
