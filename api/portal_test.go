@@ -168,7 +168,7 @@ func TestDeviceAPI(t *testing.T) {
 	require.Equal(t, http.StatusCreated, again.status)
 	require.Equal(t, keyed.body["code"], again.body["code"])
 	changed := idempotent(t, f, agent, `{"account":"Acme Ltd","model":"Z"}`, "dev-1")
-	require.Equal(t, http.StatusConflict, changed.status, "the same key with another body is not a retry")
+	require.Equal(t, http.StatusUnprocessableEntity, changed.status, "the same key with another body is not a retry")
 
 	got := f.call("GET", "/v1/devices/hvac-0042", f.token(auth.RoleEngineer), "", "")
 	require.Equal(t, http.StatusOK, got.status)

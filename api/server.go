@@ -108,7 +108,7 @@ func New(cfg Config) *Server {
 	e.GET(auth.ApprovalPath+":token", s.approvalPageGet)
 	e.POST(auth.ApprovalPath+":token", s.approvalPagePost)
 
-	v1 := e.Group("/v1", s.authenticate)
+	v1 := e.Group("/v1", s.authenticate, s.idempotent)
 	staff := requireRole(auth.StaffRoles...)
 	agents := requireRole(auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin)
 	v1.POST("/service-requests", agents, s.createServiceRequest)

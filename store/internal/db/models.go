@@ -94,6 +94,20 @@ type GroupMember struct {
 	UpdatedAt time.Time
 }
 
+type IdempotencyKey struct {
+	Principal   string
+	Key         string
+	Method      string
+	Path        string
+	RequestHash []byte
+	Status      *int32
+	ContentType string
+	Location    string
+	Body        []byte
+	CreatedAt   time.Time
+	CompletedAt *time.Time
+}
+
 type InboundMail struct {
 	MessageID  string
 	Mailbox    string
