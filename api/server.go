@@ -104,6 +104,7 @@ func New(cfg Config) *Server {
 	})
 
 	e.GET("/healthz", s.healthz)
+	e.GET(OpenAPIPath, s.openAPI)
 	e.GET("/readyz", s.readyz)
 	e.GET(auth.ApprovalPath+":token", s.approvalPageGet)
 	e.POST(auth.ApprovalPath+":token", s.approvalPagePost)
