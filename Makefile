@@ -54,10 +54,11 @@ histories: ## Record the histories of real runs into workflows/testdata/historie
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
-fuzz: ## Fuzz the definition loader, expressions and durations (FUZZTIME each, default 30s)
+fuzz: ## Fuzz the definition loader, expressions, durations and the API's request bodies (FUZZTIME each, default 30s)
 	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzExpr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./api/ -run '^$$' -fuzz '^FuzzRequestBodies$$' -fuzztime $(FUZZTIME)
 
 .PHONY: bench
 bench: ## Run the Go benchmarks (interpreter, definition loading)

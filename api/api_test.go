@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/fieldflow/fieldflow/api"
@@ -27,19 +28,19 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // is decided before a run is reached can be tested, and so can the API's answer when Temporal is
 // unreachable.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	server *httptest.Server
 	keys   *auth.Keys
 	store  *store.Store
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	return newFixtureIn(t, "../definitions")
 }
 
 // newFixtureIn serves the definitions of dir.
-func newFixtureIn(t *testing.T, dir string) *fixture {
+func newFixtureIn(t testing.TB, dir string) *fixture {
 	t.Helper()
 	keys, err := auth.NewKeys([]byte(strings.Repeat("k", 32)))
 	require.NoError(t, err)
@@ -52,10 +53,15 @@ func newFixtureIn(t *testing.T, dir string) *fixture {
 	require.NoError(t, err)
 	t.Cleanup(tc.Close)
 	st := storetest.New(t)
-	registry, err := api.NewRegistry(context.Background(), dir, st, zaptest.NewLogger(t))
+	// A fuzz target may not log through F: the fixture of a fuzz test logs nowhere.
+	log := zap.NewNop()
+	if tt, ok := t.(*testing.T); ok {
+		log = zaptest.NewLogger(tt)
+	}
+	registry, err := api.NewRegistry(context.Background(), dir, st, log)
 	require.NoError(t, err)
 	srv := api.New(api.Config{
-		Logger: zaptest.NewLogger(t), Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
+		Logger: log, Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
 		ActionTimeout: 2 * time.Second,
 	})
 	server := httptest.NewServer(srv)

@@ -63,7 +63,7 @@ func newPortalFixture(t *testing.T, publicURL string) portalFixture {
 
 // browser is a client with a cookie jar, as a customer's browser.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	client *http.Client
 }

@@ -93,6 +93,14 @@ func New(cfg Config) *Server {
 	if cfg.ActionTimeout == 0 {
 		cfg.ActionTimeout = 30 * time.Second
 	}
+	if cfg.Intake == nil {
+		// Work orders arrive through the intake service; build it from the API's own parts.
+		st, okStore := cfg.Store.(intake.Store)
+		wf, okWorkflows := cfg.Workflows.(intake.Starter)
+		if okStore && okWorkflows && cfg.Registry != nil {
+			cfg.Intake = &intake.Service{Catalog: cfg.Registry, Store: st, Workflows: wf, Now: cfg.Now}
+		}
+	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true

@@ -105,6 +105,10 @@ func (s *Server) createWorkOrder(c *gin.Context) {
 		}
 	}
 	in.Contact.ID = ""
+	if s.cfg.Intake == nil {
+		_ = c.Error(newProblem(http.StatusNotImplemented, "not-implemented", "Not implemented", "this server takes no work orders"))
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
 	defer cancel()
 	wo, err := s.cfg.Intake.CreateWorkOrder(ctx, intake.Submission{Order: in, Actor: p.Subject, Key: key})
