@@ -126,7 +126,7 @@ func (s *Server) idempotent(c *gin.Context) {
 	}
 	ctx := context.WithoutCancel(c.Request.Context())
 	stale := 2*s.cfg.ActionTimeout + time.Minute
-	ttl := idempotencyTTL()
+	ttl := s.idempotencyTTL
 	s.sweepIdempotencyKeys(ctx, is, ttl)
 	rec, first, err := is.BeginIdempotent(ctx, req, ttl, stale)
 	if err != nil {

@@ -83,6 +83,8 @@ type Mailer interface {
 type Server struct {
 	cfg    Config
 	engine *gin.Engine
+	// idempotencyTTL is how long Idempotency-Keys are remembered (read once, at start).
+	idempotencyTTL time.Duration
 }
 
 // New builds the API's routes.
@@ -104,7 +106,7 @@ func New(cfg Config) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	s := &Server{cfg: cfg, engine: e}
+	s := &Server{cfg: cfg, engine: e, idempotencyTTL: idempotencyTTL()}
 	e.Use(requestID(), securityHeaders(), logRequests(cfg.Logger), recoverPanics(cfg.Logger), renderErrors(cfg.Logger))
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(notFound("no route " + c.Request.Method + " " + c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {

@@ -346,15 +346,24 @@ func (s *Server) updateID(c *gin.Context, subject string) string {
 // closedOrMissing explains a run that is not there: either there is no such request, or it is
 // closed and its run has ended.
 func (s *Server) closedOrMissing(ctx context.Context, id string, err error) error {
+	return endedRun(err, "request", func() (string, process.StageState, error) {
+		sr, err := s.cfg.Store.GetServiceRequest(ctx, id)
+		return sr.Number, sr.State, err
+	})
+}
+
+// endedRun turns a workflow's ErrNotFound into what the caller needs to know: the record does not
+// exist (the read's error), or it is closed and its run has ended (409). read reads the record.
+func endedRun(err error, what string, read func() (number string, state process.StageState, err error)) error {
 	if !errors.Is(err, workflows.ErrNotFound) {
 		return err
 	}
-	existing, getErr := s.cfg.Store.GetServiceRequest(ctx, id)
+	number, state, getErr := read()
 	if getErr != nil {
 		return getErr
 	}
-	if existing.State == process.StateClosed {
-		return &process.Error{Code: process.CodeNotAllowed, Message: fmt.Sprintf("request %s is closed", existing.Number)}
+	if state == process.StateClosed {
+		return &process.Error{Code: process.CodeNotAllowed, Message: fmt.Sprintf("%s %s is closed", what, number)}
 	}
 	return err
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -15,7 +14,6 @@ import (
 	"github.com/fieldflow/fieldflow/intake"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
-	"github.com/fieldflow/fieldflow/workflows"
 )
 
 // workOrderRoutes are the work-order endpoints: intake by staff and other systems, dispatching,
@@ -82,7 +80,6 @@ func (s *Server) createWorkOrder(c *gin.Context) {
 		Contact: body.Contact, Account: body.Account, Region: body.Region, Device: body.Device,
 		Impact: body.Impact, Urgency: body.Urgency, Fields: body.Fields, ExternalRef: body.ExternalRef,
 	}
-	body.Contact.ID = ""
 	if p.HasAnyRole(auth.RoleIntegration) {
 		// Other systems: channel api, their name is the source, and a retry must be safe.
 		if key == "" {
@@ -237,15 +234,11 @@ func (s *Server) actOnOrder(c *gin.Context, id string, a process.Action) (proces
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
 	defer cancel()
 	wo, err := s.cfg.Workflows.ActOnWorkOrder(ctx, id, a, s.updateID(c, p.Subject))
-	if errors.Is(err, workflows.ErrNotFound) {
-		if existing, getErr := s.cfg.Store.GetWorkOrder(ctx, id); getErr != nil {
-			err = getErr
-		} else if existing.State == process.StateClosed {
-			err = &process.Error{Code: process.CodeNotAllowed, Message: fmt.Sprintf("work order %s is closed", existing.Number)}
-		}
-	}
 	if err != nil {
-		_ = c.Error(err)
+		_ = c.Error(endedRun(err, "work order", func() (string, process.StageState, error) {
+			existing, err := s.cfg.Store.GetWorkOrder(ctx, id)
+			return existing.Number, existing.State, err
+		}))
 		return wo, false
 	}
 	return wo, true

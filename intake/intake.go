@@ -97,7 +97,7 @@ func (s *Service) CreateWorkOrder(ctx context.Context, sub Submission) (process.
 	}
 	at := now()
 	// Validate before a number is used up or a contact is kept; the run applies the same rules.
-	if _, _, err := process.CreateWorkOrder(t, in, sub.Actor, at); err != nil {
+	if err := process.ValidateNewWorkOrder(t, in); err != nil {
 		return process.WorkOrder{}, err
 	}
 	if in.ExternalRef != "" {

@@ -66,12 +66,15 @@ func (s *Store) LookupAPIToken(ctx context.Context, token string) (name string, 
 		return "", nil, nil, ErrNotFound
 	}
 	h := hashToken(token)
-	if row, err := s.q.UseAPIToken(ctx, h); err == nil {
-		return row.Name, row.Roles, row.Groups, nil
-	}
 	row, err := s.q.GetLiveAPIToken(ctx, h)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("store: API token: %w", interpret(err))
+	}
+	// One read per request; the last use is written at most once a minute, to spare writes.
+	if row.LastUsedAt == nil || time.Since(*row.LastUsedAt) > time.Minute {
+		if err := s.q.TouchAPIToken(ctx, h); err != nil {
+			return "", nil, nil, fmt.Errorf("store: API token: %w", err)
+		}
 	}
 	return row.Name, row.Roles, row.Groups, nil
 }

@@ -11,19 +11,25 @@ import (
 )
 
 const getLiveAPIToken = `-- name: GetLiveAPIToken :one
-SELECT name, roles, groups FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL
+SELECT name, roles, groups, last_used_at FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL
 `
 
 type GetLiveAPITokenRow struct {
-	Name   string
-	Roles  []string
-	Groups []string
+	Name       string
+	Roles      []string
+	Groups     []string
+	LastUsedAt *time.Time
 }
 
 func (q *Queries) GetLiveAPIToken(ctx context.Context, hash []byte) (GetLiveAPITokenRow, error) {
 	row := q.db.QueryRow(ctx, getLiveAPIToken, hash)
 	var i GetLiveAPITokenRow
-	err := row.Scan(&i.Name, &i.Roles, &i.Groups)
+	err := row.Scan(
+		&i.Name,
+		&i.Roles,
+		&i.Groups,
+		&i.LastUsedAt,
+	)
 	return i, err
 }
 
@@ -112,23 +118,11 @@ func (q *Queries) RevokeAPIToken(ctx context.Context, id string) (int64, error) 
 	return result.RowsAffected(), nil
 }
 
-const useAPIToken = `-- name: UseAPIToken :one
-UPDATE api_tokens SET last_used_at = now()
-WHERE hash = $1 AND revoked_at IS NULL
-  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
-RETURNING name, roles, groups
+const touchAPIToken = `-- name: TouchAPIToken :exec
+UPDATE api_tokens SET last_used_at = now() WHERE hash = $1
 `
 
-type UseAPITokenRow struct {
-	Name   string
-	Roles  []string
-	Groups []string
-}
-
-// The live token with this hash, marking it used (at most once a minute, to spare writes).
-func (q *Queries) UseAPIToken(ctx context.Context, hash []byte) (UseAPITokenRow, error) {
-	row := q.db.QueryRow(ctx, useAPIToken, hash)
-	var i UseAPITokenRow
-	err := row.Scan(&i.Name, &i.Roles, &i.Groups)
-	return i, err
+func (q *Queries) TouchAPIToken(ctx context.Context, hash []byte) error {
+	_, err := q.db.Exec(ctx, touchAPIToken, hash)
+	return err
 }
