@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -267,8 +268,19 @@ func versionOf(binDir string) int {
 	return v
 }
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+// FreePort finds a free TCP port on 127.0.0.1 for a server that binds it a moment later. It picks
+// below the kernel's ephemeral range (32768 and up on Linux): a port the kernel handed out for ":0"
+// is also one it hands to the next outgoing connection, which may take it before the server binds
+// (the embedded Temporal server then dies with "Failed to start gRPC listener"). When no port in
+// the low range is free it asks the kernel.
 func FreePort() (int, error) {
+	for range 50 {
+		port := lowPortMin + rand.IntN(lowPortMax-lowPortMin)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			_ = l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
@@ -276,3 +288,10 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// The range FreePort picks from: above the well-known and registered ports most services use,
+// below the ephemeral range.
+const (
+	lowPortMin = 20000
+	lowPortMax = 32000
+)
