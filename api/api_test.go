@@ -62,7 +62,7 @@ func newFixtureIn(t testing.TB, dir string) *fixture {
 	require.NoError(t, err)
 	srv := api.New(api.Config{
 		Logger: log, Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
-		ActionTimeout: 2 * time.Second,
+		ActionTimeout: 2 * time.Second, TokenRate: -1,
 	})
 	server := httptest.NewServer(srv)
 	t.Cleanup(server.Close)

@@ -232,8 +232,8 @@ func renderApproval(c *gin.Context, status int, v approvalView) {
 }
 
 // approvalPageGet shows the contact the request and the approve/reject form.
-func (s *Server) approvalPageGet(c *gin.Context) {
-	sr, ap, err := s.approvalFromLink(c)
+func (a *approvalPages) approvalPageGet(c *gin.Context) {
+	sr, ap, err := a.s.approvalFromLink(c)
 	if err != nil {
 		renderApproval(c, http.StatusNotFound, approvalView{Title: "This link does not work", Message: "It has expired or is not valid. Ask us for a new one."})
 		return
@@ -247,8 +247,11 @@ func (s *Server) approvalPageGet(c *gin.Context) {
 }
 
 // approvalPagePost records the contact's decision as a signal: it is accepted even while no worker
-// runs, and applied in order by the request's run.
-func (s *Server) approvalPagePost(c *gin.Context) {
+// runs, and applied in order by the request's run. The form is idempotent: posted again (a double
+// click, a reload) with the same decision it answers the same confirmation and sends nothing
+// more; with the other decision it is refused (409), the first one stands.
+func (a *approvalPages) approvalPagePost(c *gin.Context) {
+	s := a.s
 	sr, ap, err := s.approvalFromLink(c)
 	if err != nil {
 		renderApproval(c, http.StatusNotFound, approvalView{Title: "This link does not work", Message: "It has expired or is not valid. Ask us for a new one."})
@@ -260,8 +263,34 @@ func (s *Server) approvalPagePost(c *gin.Context) {
 		renderApproval(c, http.StatusUnprocessableEntity, approvalView{Title: "Please choose", Number: sr.Number, Subject: sr.Subject, Message: "Approve or reject.", Open: true})
 		return
 	}
+	word := map[string]string{"approve": "approval", "reject": "rejection"}
+	thanks := approvalView{Title: "Thank you", Number: sr.Number, Subject: sr.Subject, Message: "Your " + word[decision] + " is recorded."}
+	refused := func(msg string) {
+		renderApproval(c, http.StatusConflict, approvalView{Title: "Already decided", Number: sr.Number, Subject: sr.Subject, Message: msg})
+	}
 	if ap.Status != "pending" {
-		renderApproval(c, http.StatusOK, approvalView{Title: "Already decided", Number: sr.Number, Subject: sr.Subject, Message: "This approval is " + ap.Status + "; nothing more is needed."})
+		// The run has applied a decision: the contact's own, posted again, gets the same answer.
+		i := slices.IndexFunc(ap.Decisions, func(d process.Decision) bool { return d.By == "contact" })
+		switch {
+		case i >= 0 && ap.Decisions[i].Decision == decision:
+			renderApproval(c, http.StatusOK, thanks)
+		case i >= 0:
+			refused("You already sent your " + word[ap.Decisions[i].Decision] + " through this link; it cannot be changed here. This approval is " + ap.Status + ".")
+		case ap.Status == decision+"d" || ap.Status == decision+"ed":
+			renderApproval(c, http.StatusOK, approvalView{Title: "Already decided", Number: sr.Number, Subject: sr.Subject, Message: "This approval is " + ap.Status + "; nothing more is needed."})
+		default:
+			refused("This approval is " + ap.Status + " already; your answer was not recorded. Contact us if something is wrong.")
+		}
+		return
+	}
+	// Sent lately but not applied yet: not sent twice.
+	key := sr.ID + "\n" + ap.ID
+	if prev, ok := a.sent.claim(key, decision, time.Now()); ok {
+		if prev == decision {
+			renderApproval(c, http.StatusOK, thanks)
+		} else {
+			refused("You already sent your " + word[prev] + " through this link; it cannot be changed here.")
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
@@ -269,18 +298,16 @@ func (s *Server) approvalPagePost(c *gin.Context) {
 	err = s.cfg.Workflows.SignalServiceRequest(ctx, sr.ID, process.Action{Kind: process.ActionDecide, Actor: "contact", ViaLink: true,
 		ApprovalID: ap.ID, Decision: decision, Comment: strings.TrimSpace(c.PostForm("comment"))})
 	if err != nil {
+		a.sent.release(key)
 		status := http.StatusInternalServerError
 		if errors.Is(err, workflows.ErrUnavailable) {
 			status = http.StatusServiceUnavailable
+			c.Header("Retry-After", "30")
 		}
 		renderApproval(c, status, approvalView{Title: "Please try again", Message: "We could not record your answer just now."})
 		return
 	}
-	word := "approval"
-	if decision == "reject" {
-		word = "rejection"
-	}
-	renderApproval(c, http.StatusOK, approvalView{Title: "Thank you", Number: sr.Number, Subject: sr.Subject, Message: "Your " + word + " is recorded."})
+	renderApproval(c, http.StatusOK, thanks)
 }
 
 type convertBody struct {

@@ -87,8 +87,8 @@ var apiOperations = []apiOperation{
 	{method: "GET", path: "/healthz", summary: "Liveness: the process answers"},
 	{method: "GET", path: "/readyz", summary: "Readiness: Temporal and Postgres answer (503 with Retry-After when not)", alsoStatus: http.StatusServiceUnavailable},
 	{method: "GET", path: OpenAPIPath, summary: "This OpenAPI document"},
-	{method: "GET", path: "/approve/:token", summary: "Customer approval page of an approval link", answer: answerHTML},
-	{method: "POST", path: "/approve/:token", summary: "Customer decision on an approval link (form: decision, comment)", bodyKind: bodyForm, answer: answerHTML, mutates: true},
+	{method: "GET", path: "/approve/:token", summary: "Customer approval page of an approval link", answer: answerHTML, limited: true},
+	{method: "POST", path: "/approve/:token", summary: "Customer decision on an approval link (form: decision, comment)", bodyKind: bodyForm, answer: answerHTML, limited: true, mutates: true},
 
 	// Service requests.
 	{method: "POST", path: "/v1/service-requests", summary: "Create a service request", roles: rolesAgents, body: createServiceRequestBody{}, status: http.StatusCreated, result: "ServiceRequest", mutates: true},
@@ -415,7 +415,8 @@ func OpenAPI() (*openapi3.T, error) {
 			// Idempotency-Key: reused for another request (422), still running (409).
 			errs = append(errs, http.StatusConflict, http.StatusUnprocessableEntity)
 		}
-		if op.limited {
+		if op.limited || strings.HasPrefix(op.path, "/v1/") {
+			// /v1 is limited per caller (ratelimit.go), the public pages per address.
 			errs = append(errs, http.StatusTooManyRequests)
 		}
 		if strings.HasPrefix(op.path, "/v1/") && !op.mutates {

@@ -10,17 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"math"
 	"mime"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -854,14 +850,6 @@ func (p *portal) render(c *gin.Context, status int, name string, v portalView) {
 	c.Data(status, "text/html; charset=utf-8", b.Bytes())
 }
 
-// tooManyRequests is the 429 problem of a rate limit, with the seconds to wait.
-func tooManyRequests(wait time.Duration, detail string) error {
-	secs := int(math.Ceil(wait.Seconds()))
-	pe := newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests", fmt.Sprintf("%s; try again in %d seconds", detail, secs))
-	pe.retryAfter = strconv.Itoa(secs)
-	return pe
-}
-
 // limitByIP refuses a client that has sent too many requests lately.
 func (p *portal) limitByIP(c *gin.Context) {
 	if wait := p.byIP.reserve(clientKey(c), time.Now()); wait > 0 {
@@ -870,71 +858,4 @@ func (p *portal) limitByIP(c *gin.Context) {
 		return
 	}
 	c.Next()
-}
-
-// clientKey is the address a client is limited by: the peer's, or, behind a proxy on a private
-// or loopback address, the one the proxy forwards. IPv6 clients are limited per /64, what one
-// subscriber usually has.
-func clientKey(c *gin.Context) string {
-	ip := net.ParseIP(c.RemoteIP())
-	if ip != nil && (ip.IsLoopback() || ip.IsPrivate()) {
-		if fwd := net.ParseIP(c.ClientIP()); fwd != nil {
-			ip = fwd
-		}
-	}
-	if ip == nil {
-		return c.RemoteIP()
-	}
-	if ip.To4() == nil {
-		ip = ip.Mask(net.CIDRMask(64, 128))
-	}
-	return ip.String()
-}
-
-// limiter is a token bucket per key (golang.org/x/time/rate). Buckets idle long enough to be full
-// again are dropped, so memory follows the clients active lately.
-type limiter struct {
-	limit rate.Limit
-	burst int
-	idle  time.Duration
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLimiter(limit rate.Limit, burst int) *limiter {
-	return &limiter{limit: limit, burst: burst, idle: time.Duration(float64(burst) / float64(limit) * float64(time.Second)),
-		buckets: map[string]*bucket{}}
-}
-
-// reserve takes a token for key: zero when there was one, else how long until there is.
-func (l *limiter) reserve(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > l.idle {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
-	b := l.buckets[key]
-	if b == nil {
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if wait := r.DelayFrom(now); wait > 0 {
-		r.CancelAt(now)
-		return wait
-	}
-	return 0
 }

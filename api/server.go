@@ -72,6 +72,12 @@ type Config struct {
 	// PublicURL is where customers reach this API (links in mail, QR codes); the request's own
 	// host when empty.
 	PublicURL string
+	// TokenRate is how many /v1 requests a second each caller (a token's subject) may send;
+	// zero reads FIELDFLOW_TOKEN_RATE (default 20), negative disables the limit.
+	TokenRate float64
+	// TokenBurst is how many requests a caller may send at once; zero reads
+	// FIELDFLOW_TOKEN_BURST (default 40).
+	TokenBurst int
 }
 
 // Mailer sends one message (implemented by activities.SMTPMailer).
@@ -106,6 +112,7 @@ func New(cfg Config) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	cfg.TokenRate, cfg.TokenBurst = tokenRateSettings(cfg.TokenRate, cfg.TokenBurst)
 	s := &Server{cfg: cfg, engine: e, idempotencyTTL: idempotencyTTL()}
 	e.Use(requestID(), securityHeaders(), logRequests(cfg.Logger), recoverPanics(cfg.Logger), renderErrors(cfg.Logger))
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(notFound("no route " + c.Request.Method + " " + c.Request.URL.Path)) })
@@ -116,10 +123,11 @@ func New(cfg Config) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET(OpenAPIPath, s.openAPI)
 	e.GET("/readyz", s.readyz)
-	e.GET(auth.ApprovalPath+":token", s.approvalPageGet)
-	e.POST(auth.ApprovalPath+":token", s.approvalPagePost)
+	approvals := newApprovalPages(s)
+	e.GET(auth.ApprovalPath+":token", approvals.limit, approvals.approvalPageGet)
+	e.POST(auth.ApprovalPath+":token", approvals.limit, approvals.approvalPagePost)
 
-	v1 := e.Group("/v1", s.authenticate, s.idempotent)
+	v1 := e.Group("/v1", s.authenticate, s.limitPerToken(), s.idempotent)
 	staff := requireRole(auth.StaffRoles...)
 	agents := requireRole(auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin)
 	v1.POST("/service-requests", agents, s.createServiceRequest)
