@@ -3,6 +3,7 @@ module github.com/fieldflow/fieldflow
 go 1.26.8
 
 require (
+	github.com/MicahParks/jwkset v0.11.4
 	github.com/chromedp/chromedp v0.23.0
 	github.com/compose-spec/compose-go/v2 v2.9.1
 	github.com/emersion/go-smtp v0.25.1

@@ -1,5 +1,6 @@
 // Package auth issues and verifies the bearer tokens of staff (JWT, HS256) and keeps the signing
-// secret of a development data directory.
+// secret of a development data directory. It can also accept the tokens of a company identity
+// provider, signed with the keys it publishes (RS256 or ES256 via JWKS, see TrustIssuer).
 package auth
 
 import (
@@ -63,9 +64,11 @@ type claims struct {
 // Issuer is the only audience and issuer Fieldflow puts in its tokens.
 const Issuer = "fieldflow"
 
-// Keys signs and verifies tokens with one shared secret.
+// Keys signs and verifies tokens with one shared secret, and verifies those of the identity
+// providers it trusts.
 type Keys struct {
-	secret []byte
+	secret    []byte
+	providers map[string]*provider // by issuer
 }
 
 // NewKeys uses secret (at least 32 bytes) to sign and verify tokens.
@@ -99,14 +102,22 @@ func (k *Keys) Issue(p Principal, ttl time.Duration, now time.Time) (string, err
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.secret)
 }
 
-// Verify checks a token's signature, algorithm, issuer and expiry and returns its principal.
+// Verify checks a token's signature, algorithm, issuer and expiry and returns its principal. A
+// token whose issuer is a trusted identity provider is checked against that provider's keys and
+// rules; every other token must be one of Fieldflow's own (HS256, issuer fieldflow).
 func (k *Keys) Verify(token string) (Principal, error) {
+	if p, err := k.providerFor(token); err != nil || p != nil {
+		if err != nil {
+			return Principal{}, err
+		}
+		return p.verify(token)
+	}
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(Issuer),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(30*time.Second),
+		jwt.WithLeeway(leeway),
 	)
 	if err != nil {
 		return Principal{}, fmt.Errorf("auth: %w", err)

@@ -97,6 +97,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// A company identity provider (FIELDFLOW_OIDC_*), when one is configured; one that cannot be
+	// reached yet is logged, and its keys fetched again on the first token.
+	idp, err := keys.TrustIssuerFromEnv(ctx, func(err error) { log.Warn("identity provider keys", zap.Error(err)) })
+	if err != nil {
+		return nil, err
+	}
+	if idp != nil {
+		log.Info("trusting the tokens of an identity provider", zap.String("issuer", idp.Issuer), zap.String("jwks", idp.JWKSURL))
+	}
 	httpListener, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("api: listen on %s (choose another with --http): %w", cfg.HTTPAddr, err)

@@ -93,6 +93,9 @@ should receive mail listen for it.`,
 			if err != nil {
 				return err
 			}
+			if err := trustIdentityProvider(ctx, keys, log); err != nil {
+				return err
+			}
 			st, tc, err := conn.dial(ctx, log)
 			if err != nil {
 				return err
@@ -267,4 +270,20 @@ func apiConfig(log *zap.Logger, keys *auth.Keys, wf *workflows.Client, st *store
 		Intake: &intake.Service{Catalog: registry, Store: st, Workflows: wf},
 		Mailer: mail.Mailer, MailFrom: mail.MailFrom, PublicURL: publicURL,
 	}
+}
+
+// trustIdentityProvider makes keys accept the tokens of the company identity provider configured
+// by the FIELDFLOW_OIDC_* variables, if any. A provider that cannot be reached yet is logged, not
+// fatal: its keys are fetched again on the first token and periodically.
+func trustIdentityProvider(ctx context.Context, keys *auth.Keys, log *zap.Logger) error {
+	idp, err := keys.TrustIssuerFromEnv(ctx, func(err error) {
+		log.Warn("identity provider keys", zap.Error(err))
+	})
+	if err != nil {
+		return err
+	}
+	if idp != nil {
+		log.Info("trusting the tokens of an identity provider", zap.String("issuer", idp.Issuer), zap.String("jwks", idp.JWKSURL))
+	}
+	return nil
 }
