@@ -57,6 +57,9 @@ var (
 	// Sign-in codes per email address: three at once, then one every five minutes.
 	codeEmailRate  = rate.Every(5 * time.Minute)
 	codeEmailBurst = 3
+	// codeResendAfter: within it, asking again for a code for the same address (a double click, a
+	// reload) sends no second email and keeps the code sent; the same page answers.
+	codeResendAfter = time.Minute
 )
 
 // portal serves the public pages and holds their rate limits.
@@ -64,10 +67,13 @@ type portal struct {
 	s       *Server
 	byIP    *limiter
 	byEmail *limiter
+	// codesSent are the addresses a code went to lately, with its expiry.
+	codesSent *recentAnswers
 }
 
 func newPortal(s *Server) *portal {
-	return &portal{s: s, byIP: newLimiter(portalIPRate, portalIPBurst), byEmail: newLimiter(codeEmailRate, codeEmailBurst)}
+	return &portal{s: s, byIP: newLimiter(portalIPRate, portalIPBurst), byEmail: newLimiter(codeEmailRate, codeEmailBurst),
+		codesSent: newRecentAnswers(codeResendAfter, 100_000)}
 }
 
 // portalRoutes are the customer portal's pages and form posts.
@@ -488,7 +494,33 @@ func (p *portal) requestCode(c *gin.Context) {
 		return
 	}
 	now := p.s.cfg.Now()
-	if wait := p.byEmail.reserve(store.NormalizeEmail(email), now); wait > 0 {
+	sent := func(expires time.Time) {
+		if asJSON {
+			writeJSON(c, http.StatusAccepted, gin.H{"sentTo": email, "expiresAt": expires})
+			return
+		}
+		token, err := p.formToken(c)
+		if err != nil {
+			p.renderFailure(c, err)
+			return
+		}
+		p.render(c, http.StatusOK, "code", portalView{Title: "Enter your code", Token: token, Email: email, Next: next,
+			Message: fmt.Sprintf("We emailed a six-digit code to %s. It works once, for %d minutes.", email, int(store.PortalCodeTTL/time.Minute))})
+	}
+	// Asked again right after a code went out: the same answer, no second email (and the code
+	// sent stays the valid one).
+	key := store.NormalizeEmail(email)
+	if prev, ok := p.codesSent.claim(key, "", time.Now()); ok {
+		expires, err := time.Parse(time.RFC3339Nano, prev)
+		if err != nil {
+			// Still being sent.
+			expires = now.Add(store.PortalCodeTTL).UTC()
+		}
+		sent(expires)
+		return
+	}
+	if wait := p.byEmail.reserve(key, now); wait > 0 {
+		p.codesSent.release(key)
 		_ = c.Error(tooManyRequests(wait, "too many codes were asked for this email address"))
 		return
 	}
@@ -496,6 +528,7 @@ func (p *portal) requestCode(c *gin.Context) {
 	defer cancel()
 	code, expires, err := ps.NewPortalCode(ctx, email, now)
 	if err != nil {
+		p.codesSent.release(key)
 		p.fail(c, asJSON, err, nil)
 		return
 	}
@@ -506,22 +539,14 @@ func (p *portal) requestCode(c *gin.Context) {
 	if err := p.s.cfg.Mailer.Send(ctx, from, []string{email}, codeMessage(from, email, code, p.s.baseURL(c), now)); err != nil {
 		// The error names the server, never the code.
 		p.s.cfg.Logger.Warn("portal: sign-in code not sent", zap.String("request_id", c.GetString(requestIDKey)), zap.Error(err))
+		p.codesSent.release(key)
 		pe := newProblem(http.StatusServiceUnavailable, "mail-failed", "Email not sent", "we could not send the code just now; try again in a minute")
 		pe.retryAfter = "60"
 		p.fail(c, asJSON, pe, nil)
 		return
 	}
-	if asJSON {
-		writeJSON(c, http.StatusAccepted, gin.H{"sentTo": email, "expiresAt": expires})
-		return
-	}
-	token, err := p.formToken(c)
-	if err != nil {
-		p.renderFailure(c, err)
-		return
-	}
-	p.render(c, http.StatusOK, "code", portalView{Title: "Enter your code", Token: token, Email: email, Next: next,
-		Message: fmt.Sprintf("We emailed a six-digit code to %s. It works once, for %d minutes.", email, int(store.PortalCodeTTL/time.Minute))})
+	p.codesSent.set(key, expires.Format(time.RFC3339Nano), time.Now())
+	sent(expires)
 }
 
 // codeMessage is the email that carries a sign-in code: plain text, quoted-printable.

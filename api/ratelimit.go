@@ -280,6 +280,13 @@ func (r *recentAnswers) claim(key, value string, now time.Time) (string, bool) {
 	return "", false
 }
 
+// set records value for key.
+func (r *recentAnswers) set(key, value string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answers[key] = recentAnswer{value: value, at: now}
+}
+
 // release forgets key's answer (it could not be sent).
 func (r *recentAnswers) release(key string) {
 	r.mu.Lock()

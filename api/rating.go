@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -153,19 +154,19 @@ func (p *ratingPage) show(c *gin.Context) {
 	renderRating(c, http.StatusOK, f.view(nil, nil))
 }
 
-// submit checks the form and records the rating through the order's run.
+// submit checks the form and records the rating through the order's run. Posted again once the
+// rating is recorded (a double click, a reload, a retry after a lost answer), the same answers get
+// the same confirmation and record nothing more; other answers are refused (410): a rating is
+// given once.
 func (p *ratingPage) submit(c *gin.Context) {
-	f, ok := p.load(c)
+	f, ok := p.loadFor(c, true)
 	if !ok {
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
-	if err := c.Request.ParseForm(); err != nil {
-		renderRating(c, http.StatusBadRequest, ratingView{Title: "Please try again",
-			Message: "Your answers could not be read. Open the link from your email again."})
+	form, ok := readRatingForm(c)
+	if !ok {
 		return
 	}
-	form := c.Request.PostForm
 	score, comment, answers, errs := f.check(form)
 	if len(errs) > 0 {
 		renderRating(c, http.StatusUnprocessableEntity, f.view(form, errs))
@@ -179,8 +180,7 @@ func (p *ratingPage) submit(c *gin.Context) {
 	var pe *process.Error
 	switch {
 	case err == nil:
-		renderRating(c, http.StatusOK, ratingView{Title: "Thank you", Number: f.order.Number, Subject: f.order.Subject,
-			Message: "Your rating is recorded. It helps us serve you better."})
+		renderRating(c, http.StatusOK, ratingThanks(f.order))
 	case errors.As(err, &pe) && pe.Code == process.CodeInvalid:
 		fields := map[string]string{}
 		for _, fe := range pe.Fields {
@@ -191,7 +191,12 @@ func (p *ratingPage) submit(c *gin.Context) {
 		}
 		renderRating(c, http.StatusUnprocessableEntity, f.view(form, fields))
 	case errors.As(err, &pe) || errors.Is(err, workflows.ErrNotFound) || errors.Is(err, workflows.ErrFinished):
-		// The invitation was used meanwhile, or the rating closed.
+		// The invitation was used meanwhile (by this very answer, sent twice at once?), or the
+		// rating closed.
+		if wo, err := p.s.cfg.Store.GetWorkOrder(ctx, f.order.ID); err == nil && slices.Contains(wo.UsedInvitations, f.invitation) {
+			p.answerAgain(c, wo, f.invitation, form)
+			return
+		}
 		renderRating(c, http.StatusGone, usedOrClosed(f.order, f.invitation))
 	default:
 		status := http.StatusInternalServerError
@@ -205,9 +210,62 @@ func (p *ratingPage) submit(c *gin.Context) {
 	}
 }
 
+// readRatingForm reads the posted form; when it cannot it has rendered the page that says so.
+func readRatingForm(c *gin.Context) (url.Values, bool) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10)
+	if err := c.Request.ParseForm(); err != nil {
+		renderRating(c, http.StatusBadRequest, ratingView{Title: "Please try again",
+			Message: "Your answers could not be read. Open the link from your email again."})
+		return nil, false
+	}
+	return c.Request.PostForm, true
+}
+
+// answerAgain answers a form posted through an invitation that has been used: the confirmation
+// again when the contact's recorded rating on the invitation's node has exactly these answers,
+// else a page saying the rating is recorded already and cannot be changed (410).
+func (p *ratingPage) answerAgain(c *gin.Context, wo process.WorkOrder, invitation string, form url.Values) {
+	node := invitationNode(invitation)
+	for _, r := range wo.Ratings {
+		if r.Kind != "" || r.By != "contact" || (node != "" && r.Node != node) {
+			continue
+		}
+		f := ratingForm{order: wo, invitation: invitation, scale: r.Scale, template: p.templateOf(r.Template)}
+		score, comment, answers, errs := f.check(form)
+		if len(errs) == 0 && score == r.Score && comment == r.Comment && maps.Equal(answers, r.Answers) {
+			renderRating(c, http.StatusOK, ratingThanks(wo))
+			return
+		}
+	}
+	renderRating(c, http.StatusGone, ratingView{Title: "Already rated", Number: wo.Number, Subject: wo.Subject,
+		Message: "This link has been used: the rating sent first is recorded, and it cannot be changed. If something is wrong, please contact us."})
+}
+
+// invitationNode is the rating node an invitation was made for ("invite:<node>:<revision>").
+func invitationNode(invitation string) string {
+	rest, ok := strings.CutPrefix(invitation, "invite:")
+	if !ok {
+		return ""
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 {
+		return ""
+	}
+	return rest[:i]
+}
+
+// ratingThanks is the page of a recorded rating.
+func ratingThanks(wo process.WorkOrder) ratingView {
+	return ratingView{Title: "Thank you", Number: wo.Number, Subject: wo.Subject,
+		Message: "Your rating is recorded. It helps us serve you better."}
+}
+
 // load checks the link and finds the open rating it leads to; when there is none it has rendered
 // the page that says why.
-func (p *ratingPage) load(c *gin.Context) (ratingForm, bool) {
+func (p *ratingPage) load(c *gin.Context) (ratingForm, bool) { return p.loadFor(c, false) }
+
+// loadFor is load; for a post (posting), a used invitation is answered by answerAgain.
+func (p *ratingPage) loadFor(c *gin.Context, posting bool) (ratingForm, bool) {
 	orderID, invitation, err := p.s.cfg.Keys.VerifyRatingLink(c.Param("token"))
 	if errors.Is(err, jwt.ErrTokenExpired) {
 		renderRating(c, http.StatusGone, ratingView{Title: "This link has expired",
@@ -232,6 +290,12 @@ func (p *ratingPage) load(c *gin.Context) (ratingForm, bool) {
 		c.Header("Retry-After", "30")
 		renderRating(c, http.StatusServiceUnavailable, ratingView{Title: "Please try again",
 			Message: "We could not open your rating just now. Please try again in a few minutes."})
+		return ratingForm{}, false
+	}
+	if posting && slices.Contains(wo.UsedInvitations, invitation) {
+		if form, ok := readRatingForm(c); ok {
+			p.answerAgain(c, wo, invitation, form)
+		}
 		return ratingForm{}, false
 	}
 	if slices.Contains(wo.UsedInvitations, invitation) || wo.Rating == nil || wo.Rating.Invitation != invitation {
