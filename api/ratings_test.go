@@ -138,5 +138,6 @@ func TestRatingsRefuseBadQueriesAndRoles(t *testing.T) {
 	// Staff record ratings on orders they can see; a follow-up agent does not.
 	f.problem(http.StatusForbidden, "POST", "/v1/work-orders/"+uuid.NewString()+"/ratings", f.token(auth.RoleFollowUp), "application/json", `{"score":5}`)
 	f.problem(http.StatusNotFound, "POST", "/v1/work-orders/"+uuid.NewString()+"/ratings", f.token(auth.RoleAgent), "application/json", `{"score":5}`)
-	f.problem(http.StatusBadRequest, "POST", "/v1/work-orders/"+uuid.NewString()+"/ratings", f.token(auth.RoleAgent), "application/json", `{"score":`)
+	wo := f.saveRatedOrder(3, "repair", "eve")
+	f.problem(http.StatusBadRequest, "POST", "/v1/work-orders/"+wo.ID+"/ratings", f.token(auth.RoleAgent), "application/json", `{"score":`)
 }

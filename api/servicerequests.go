@@ -119,9 +119,8 @@ func (s *Server) listServiceRequests(c *gin.Context) {
 		Queue: c.Query("queue"), State: c.Query("state"), Stage: c.Query("stage"), Owner: c.Query("owner"),
 		Priority: c.Query("priority"), Tag: c.Query("tag"), Cursor: c.Query("cursor"),
 	}
-	if p, _ := principalOf(c); !seesEverything(p) {
-		f.Viewer, f.ViewerGroups = p.Subject, p.Groups
-	}
+	p, _ := principalOf(c)
+	requestScope(p, &f)
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
@@ -139,38 +138,14 @@ func (s *Server) listServiceRequests(c *gin.Context) {
 }
 
 func (s *Server) getServiceRequest(c *gin.Context) {
-	sr, err := s.visibleRequest(c, c.Param("id"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	writeJSON(c, http.StatusOK, sr)
-}
-
-// seesEverything: supervisors and admins see every request.
-func seesEverything(p auth.Principal) bool {
-	return p.HasAnyRole(auth.RoleSupervisor, auth.RoleAdmin)
-}
-
-// visibleRequest reads a request the caller may see: its owner, its creator, a member of its team,
-// a supervisor or an admin. To anyone else it does not exist (404), so ids cannot be probed.
-func (s *Server) visibleRequest(c *gin.Context, id string) (process.ServiceRequest, error) {
-	sr, err := s.cfg.Store.GetServiceRequest(c.Request.Context(), id)
-	if err != nil {
-		return sr, err
-	}
-	p, _ := principalOf(c)
-	if seesEverything(p) || p.Subject == sr.Owner || p.Subject == sr.CreatedBy || (sr.Team != "" && slices.Contains(p.Groups, sr.Team)) {
-		return sr, nil
-	}
-	return process.ServiceRequest{}, store.ErrNotFound
+	writeJSON(c, http.StatusOK, requestOf(c))
 }
 
 // requireRequests checks that every id names a request the caller may see.
 func (s *Server) requireRequests(ctx context.Context, p auth.Principal, field string, ids []string) error {
 	for i, id := range ids {
 		sr, err := s.cfg.Store.GetServiceRequest(ctx, id)
-		visible := err == nil && (seesEverything(p) || p.Subject == sr.Owner || p.Subject == sr.CreatedBy || (sr.Team != "" && slices.Contains(p.Groups, sr.Team)))
+		visible := err == nil && maySeeRequest(p, sr)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !visible) {
 			return invalidFields(process.FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Message: fmt.Sprintf("no request %q", id)})
 		}
@@ -184,10 +159,6 @@ func (s *Server) requireRequests(ctx context.Context, p auth.Principal, field st
 func (s *Server) listServiceRequestEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	if _, err := s.visibleRequest(c, id); err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var after int64
 	if a := c.Query("after"); a != "" {
 		n, err := strconv.ParseInt(a, 10, 64)
@@ -246,12 +217,34 @@ func (s *Server) closeServiceRequest(c *gin.Context) {
 	s.act(c, process.Action{Kind: process.ActionClose, Resolved: body.Resolved, Resolution: body.Resolution})
 }
 
-// patchBody is the body of PATCH /v1/service-requests/{id}: the fields that may change. The
-// contact and the queue are named only to refuse them with a clear message.
+// patchBody is the body of PATCH /v1/service-requests/{id}: the fields that may change (an
+// allow-list: unknown fields are refused). The contact and the queue are named only to refuse them
+// with a clear message, the owner and team to point at the assign action; the state, the stage and
+// the charges have actions of their own and are refused as unknown fields.
 type patchBody struct {
 	process.Changes
 	Contact json.RawMessage `json:"contact"`
 	Queue   json.RawMessage `json:"queue"`
+}
+
+// assignRequestBody is the body of POST /v1/service-requests/{id}/assign.
+type assignRequestBody struct {
+	Owner *string `json:"owner"`
+	Team  *string `json:"team"`
+}
+
+// assignServiceRequest hands a request to another owner and/or team.
+func (s *Server) assignServiceRequest(c *gin.Context) {
+	var body assignRequestBody
+	if err := bindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if body.Owner == nil && body.Team == nil {
+		_ = c.Error(invalidFields(process.FieldError{Field: "owner", Message: "give the owner, the team or both"}))
+		return
+	}
+	s.act(c, process.Action{Kind: process.ActionUpdate, Changes: &process.Changes{Owner: body.Owner, Team: body.Team}})
 }
 
 func (s *Server) patchServiceRequest(c *gin.Context) {
@@ -266,6 +259,12 @@ func (s *Server) patchServiceRequest(c *gin.Context) {
 	}
 	if body.Queue != nil {
 		fixed = append(fixed, process.FieldError{Field: "queue", Message: "cannot change after the request is created"})
+	}
+	if body.Owner != nil {
+		fixed = append(fixed, process.FieldError{Field: "owner", Message: "is changed with POST /v1/service-requests/{id}/assign"})
+	}
+	if body.Team != nil {
+		fixed = append(fixed, process.FieldError{Field: "team", Message: "is changed with POST /v1/service-requests/{id}/assign"})
 	}
 	if len(fixed) > 0 {
 		_ = c.Error(invalidFields(fixed...))
@@ -317,14 +316,6 @@ func (s *Server) actAndReturn(c *gin.Context, a process.Action) (process.Service
 	}
 	a.ActorGroups = p.Groups
 	id := c.Param("id")
-	// Approvers decide on requests they may not otherwise see; every other action needs the request
-	// to be visible to the caller first, so its existence does not leak.
-	if a.Kind != process.ActionDecide {
-		if _, err := s.visibleRequest(c, id); err != nil {
-			_ = c.Error(err)
-			return process.ServiceRequest{}, false
-		}
-	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
 	defer cancel()
 	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, id, a, s.updateID(c, p.Subject))

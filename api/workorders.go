@@ -19,33 +19,27 @@ import (
 // workOrderRoutes are the work-order endpoints: intake by staff and other systems, dispatching,
 // the engineer's answers, the on-site checklist.
 func (s *Server) workOrderRoutes(v1 *gin.RouterGroup) {
-	creators := requireRole(auth.RoleAgent, auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin, auth.RoleIntegration)
-	readers := requireRole(auth.Roles...)
-	dispatchers := requireRole(auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin)
-	field := requireRole(auth.RoleEngineer, auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin)
-	closers := requireRole(auth.RoleEngineer, auth.RoleAgent, auth.RoleDispatcher, auth.RoleSupervisor, auth.RoleAdmin)
-	v1.POST("/work-orders", creators, s.createWorkOrder)
-	v1.GET("/work-orders", readers, s.listWorkOrders)
-	v1.GET("/work-orders/:id", readers, s.getWorkOrder)
-	v1.GET("/work-orders/:id/events", readers, s.listWorkOrderEvents)
-	v1.POST("/work-orders/:id/assign", dispatchers, s.assignWorkOrder)
-	v1.POST("/work-orders/:id/claim", field, s.claimWorkOrder)
-	v1.POST("/work-orders/:id/accept", field, s.acceptWorkOrder)
-	v1.POST("/work-orders/:id/decline", field, s.declineWorkOrder)
-	v1.POST("/work-orders/:id/transfer", field, s.transferWorkOrder)
-	v1.POST("/work-orders/:id/progress", field, s.progressWorkOrder)
-	v1.POST("/work-orders/:id/close", closers, s.closeWorkOrder)
-	v1.POST("/work-orders/:id/steps/:stepId/start", field, s.startStep)
-	v1.POST("/work-orders/:id/steps/:stepId/stop", field, s.stopStep)
-	v1.POST("/work-orders/:id/steps/:stepId/complete", field, s.completeStep)
-	v1.POST("/work-orders/:id/attachments", field, s.addWorkOrderAttachment)
-	v1.GET("/work-orders/:id/attachments/:itemId", readers, s.getWorkOrderAttachment)
-	v1.POST("/work-orders/:id/approvals/:approvalId", requireRole(auth.StaffRoles...), s.decideWorkOrderApproval)
-	followers := requireRole(auth.RoleFollowUp, auth.RoleAgent, auth.RoleSupervisor, auth.RoleAdmin)
-	v1.POST("/work-orders/:id/follow-up", followers, s.followUpWorkOrder)
-	v1.POST("/work-orders/:id/rating/skip", closers, s.skipRating)
-	v1.GET("/todo/pool", field, s.todoPool)
-	v1.POST("/todo/:itemId/claim", field, s.claimTodo)
+	v1.POST("/work-orders", s.createWorkOrder)
+	v1.GET("/work-orders", s.listWorkOrders)
+	v1.GET("/work-orders/:id", s.getWorkOrder)
+	v1.GET("/work-orders/:id/events", s.listWorkOrderEvents)
+	v1.POST("/work-orders/:id/assign", s.assignWorkOrder)
+	v1.POST("/work-orders/:id/claim", s.claimWorkOrder)
+	v1.POST("/work-orders/:id/accept", s.acceptWorkOrder)
+	v1.POST("/work-orders/:id/decline", s.declineWorkOrder)
+	v1.POST("/work-orders/:id/transfer", s.transferWorkOrder)
+	v1.POST("/work-orders/:id/progress", s.progressWorkOrder)
+	v1.POST("/work-orders/:id/close", s.closeWorkOrder)
+	v1.POST("/work-orders/:id/steps/:stepId/start", s.startStep)
+	v1.POST("/work-orders/:id/steps/:stepId/stop", s.stopStep)
+	v1.POST("/work-orders/:id/steps/:stepId/complete", s.completeStep)
+	v1.POST("/work-orders/:id/attachments", s.addWorkOrderAttachment)
+	v1.GET("/work-orders/:id/attachments/:itemId", s.sendAttachment)
+	v1.POST("/work-orders/:id/approvals/:approvalId", s.decideWorkOrderApproval)
+	v1.POST("/work-orders/:id/follow-up", s.followUpWorkOrder)
+	v1.POST("/work-orders/:id/rating/skip", s.skipRating)
+	v1.GET("/todo/pool", s.todoPool)
+	v1.POST("/todo/:itemId/claim", s.claimTodo)
 }
 
 // createWorkOrderBody is the body of POST /v1/work-orders.
@@ -133,14 +127,7 @@ func (s *Server) listWorkOrders(c *gin.Context) {
 		Cursor: c.Query("cursor"),
 	}
 	p, _ := principalOf(c)
-	switch {
-	case seesAllOrders(p):
-	case p.HasAnyRole(auth.RoleIntegration):
-		// An integration reads back only what it pushed.
-		f.Channel, f.Source = process.ChannelAPI, p.Subject
-	default:
-		f.Viewer, f.ViewerGroups = p.Subject, p.Groups
-	}
+	orderScope(p, &f)
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
@@ -157,48 +144,12 @@ func (s *Server) listWorkOrders(c *gin.Context) {
 	writeJSON(c, http.StatusOK, page)
 }
 
-// seesAllOrders: the desk and dispatch see every work order; engineers see theirs and their groups'.
-func seesAllOrders(p auth.Principal) bool {
-	return p.HasAnyRole(auth.RoleAdmin, auth.RoleSupervisor, auth.RoleDispatcher, auth.RoleAgent)
-}
-
-// visibleOrder reads a work order the caller may see; to anyone else it does not exist (404).
-func (s *Server) visibleOrder(c *gin.Context, id string) (process.WorkOrder, error) {
-	wo, err := s.cfg.Store.GetWorkOrder(c.Request.Context(), id)
-	if err != nil {
-		return wo, err
-	}
-	p, _ := principalOf(c)
-	switch {
-	case seesAllOrders(p):
-		return wo, nil
-	case p.HasAnyRole(auth.RoleIntegration):
-		if wo.Channel == process.ChannelAPI && wo.Source == p.Subject {
-			return wo, nil
-		}
-	case p.Subject == wo.Engineer || (wo.Offer != nil && wo.Offer.Engineer == p.Subject) || (wo.Group != "" && slices.Contains(p.Groups, wo.Group)):
-		return wo, nil
-	case wo.FollowUp != nil && (wo.FollowUp.Agent == p.Subject || (wo.FollowUp.Group != "" && slices.Contains(p.Groups, wo.FollowUp.Group))):
-		return wo, nil // the follow-up agent, or the follow-up group
-	}
-	return process.WorkOrder{}, store.ErrNotFound
-}
-
 func (s *Server) getWorkOrder(c *gin.Context) {
-	wo, err := s.visibleOrder(c, c.Param("id"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	writeJSON(c, http.StatusOK, wo)
+	writeJSON(c, http.StatusOK, orderOf(c))
 }
 
 func (s *Server) listWorkOrderEvents(c *gin.Context) {
 	id := c.Param("id")
-	if _, err := s.visibleOrder(c, id); err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var after int64
 	if a := c.Query("after"); a != "" {
 		n, err := strconv.ParseInt(a, 10, 64)
@@ -225,12 +176,6 @@ func (s *Server) actOnOrder(c *gin.Context, id string, a process.Action) (proces
 		a.ActorRoles = append(a.ActorRoles, string(r))
 	}
 	a.ActorGroups = p.Groups
-	if a.Kind != process.ActionDecide {
-		if _, err := s.visibleOrder(c, id); err != nil {
-			_ = c.Error(err)
-			return process.WorkOrder{}, false
-		}
-	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
 	defer cancel()
 	wo, err := s.cfg.Workflows.ActOnWorkOrder(ctx, id, a, s.updateID(c, p.Subject))
@@ -368,10 +313,6 @@ func (s *Server) decideWorkOrderApproval(c *gin.Context) {
 // one) and records it on the order.
 func (s *Server) addWorkOrderAttachment(c *gin.Context) {
 	id := c.Param("id")
-	if _, err := s.visibleOrder(c, id); err != nil {
-		_ = c.Error(err)
-		return
-	}
 	var wo process.WorkOrder
 	att, ok := s.keepUpload(c, id, func(att process.Attachment) bool {
 		att.Step = c.PostForm("step")
@@ -384,14 +325,6 @@ func (s *Server) addWorkOrderAttachment(c *gin.Context) {
 	}
 	c.Header("Location", "/v1/work-orders/"+id+"/attachments/"+att.ID)
 	writeJSON(c, http.StatusCreated, wo)
-}
-
-func (s *Server) getWorkOrderAttachment(c *gin.Context) {
-	if _, err := s.visibleOrder(c, c.Param("id")); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	s.sendAttachment(c)
 }
 
 // todoPool lists the work orders waiting in the pools of the caller's groups.

@@ -53,7 +53,8 @@ func TestOwnershipAndDetails(t *testing.T) {
 	updated := bob.must(http.StatusOK, "PATCH", teamPath, map[string]any{"impact": "high", "urgency": "high", "tags": []string{"vip"}})
 	require.Equal(t, "critical", updated["priority"])
 	require.Equal(t, "15m", updated["sla"].(map[string]any)["alertTarget"])
-	handed := sue.must(http.StatusOK, "PATCH", teamPath, map[string]any{"owner": "alice"})
+	sue.problem(http.StatusUnprocessableEntity, "PATCH", teamPath, map[string]any{"owner": "alice"}) // no mass assignment
+	handed := sue.must(http.StatusOK, "POST", teamPath+"/assign", map[string]any{"owner": "alice"})
 	require.Equal(t, "alice", handed["owner"])
 	require.Subset(t, eventTypes(sue.must(http.StatusOK, "GET", teamPath+"/events", nil)), []string{"owner_changed", "updated"})
 

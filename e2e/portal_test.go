@@ -10,7 +10,6 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,16 +236,13 @@ func TestPortalSignInWithEmailedCode(t *testing.T) {
 	require.Contains(t, locked.body, "code-locked")
 	require.NotContains(t, mallory.get("/portal").body, "Signed in as")
 
-	// Codes for one address are limited: the third and fourth asked for at once are refused.
-	for range 2 {
-		require.Equal(t, http.StatusAccepted, mallory.postJSON("/portal/code", map[string]any{"email": "bob@example.com"}).status)
+	// Asking again for one address within a minute (a double click, a reload) answers the same
+	// and sends no second email; the per-address limit is tested in api/burst_test.go.
+	mails := len(box.received())
+	for range 3 {
+		require.Equal(t, http.StatusAccepted, mallory.postJSON("/portal/code", map[string]any{"email": "BOB@example.com"}).status)
 	}
-	limited := mallory.postJSON("/portal/code", map[string]any{"email": "BOB@example.com"})
-	require.Equal(t, http.StatusTooManyRequests, limited.status, limited.body)
-	require.Equal(t, "application/problem+json", limited.header.Get("Content-Type"))
-	retry, err := strconv.Atoi(limited.header.Get("Retry-After"))
-	require.NoError(t, err)
-	require.Greater(t, retry, 60, "the next code for the address comes minutes later")
+	require.Never(t, func() bool { return len(box.received()) > mails }, 2*time.Second, 100*time.Millisecond, "the code sent a moment ago stands")
 	require.Equal(t, http.StatusAccepted, mallory.postJSON("/portal/code", map[string]any{"email": "eve@example.com"}).status,
 		"another address is not limited")
 }

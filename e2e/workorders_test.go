@@ -114,7 +114,7 @@ func TestRepairFromDispatchToCompletion(t *testing.T) {
 	todo := eve.must(http.StatusOK, "GET", "/v1/todo", nil)
 	require.Contains(t, todoKinds(todo), "offer", "the offer waits in eve's to-do list")
 
-	frank.problem(http.StatusConflict, "POST", path+"/accept", nil) // not his offer
+	frank.problem(http.StatusForbidden, "POST", path+"/accept", nil) // not his offer (the policy: offered engineer)
 	eve.problem(http.StatusUnprocessableEntity, "POST", path+"/decline", map[string]any{})
 	eve.must(http.StatusOK, "POST", path+"/decline", map[string]any{"reason": "on another site all day"})
 	offeredTo("frank") // back to dispatch, and round robin offers it to the next engineer

@@ -67,6 +67,11 @@ type Task struct {
 	Automated bool       `json:"automated,omitempty"`
 }
 
+// GivenTo reports whether the activity is given to user, or to a team user is a member of.
+func (t Task) GivenTo(user string, groups []string) bool {
+	return t.User == user || (t.Team != "" && slices.Contains(groups, t.Team))
+}
+
 // Attachment is a file attached to a request; its bytes are kept by the store, the record lists it.
 type Attachment struct {
 	ID          string `json:"id"`
@@ -189,7 +194,7 @@ func srDesk(q *Queue, sr *ServiceRequest, a Action, j *journal) (ok bool, err er
 		if t.Status == "done" {
 			return true, notAllowed("activity %s is done already", t.ID)
 		}
-		if !(t.User == a.Actor || (t.Team != "" && slices.Contains(a.ActorGroups, t.Team)) || hasRole(a, "supervisor", "admin")) {
+		if !t.GivenTo(a.Actor, a.ActorGroups) && !hasRole(a, "supervisor", "admin") {
 			return true, forbidden("activity %s is given to %s", t.ID, assignee(t))
 		}
 		at := j.now

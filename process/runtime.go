@@ -133,8 +133,8 @@ func newApproval(id string, a Approval, p *Process, now time.Time) ApprovalState
 	}
 }
 
-// mayDecide reports whether the actor is one of the approvers.
-func (a ApprovalState) mayDecide(act Action) bool {
+// MayDecide reports whether the actor is one of the approvers (the API's policy asks it too).
+func (a ApprovalState) MayDecide(act Action) bool {
 	for _, ap := range a.Approvers {
 		switch {
 		case ap.User != "" && ap.User == act.Actor && !act.ViaLink:
@@ -159,7 +159,7 @@ func (a ApprovalState) decide(act Action, now time.Time) (ApprovalState, error) 
 	if act.Decision != "approve" && act.Decision != "reject" {
 		return a, invalid(FieldError{Field: "decision", Message: "must be approve or reject"})
 	}
-	if !a.mayDecide(act) {
+	if !a.MayDecide(act) {
 		return a, notAllowed("%s is not an approver of approval %s", act.Actor, a.ID)
 	}
 	for _, d := range a.Decisions {

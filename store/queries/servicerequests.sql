@@ -27,6 +27,7 @@ WHERE (sqlc.narg(queue)::text IS NULL OR queue = sqlc.narg(queue))
   AND (sqlc.narg(owner)::text IS NULL OR owner = sqlc.narg(owner))
   AND (sqlc.narg(priority)::text IS NULL OR priority = sqlc.narg(priority))
   AND (sqlc.narg(tag)::text IS NULL OR tags @> ARRAY[sqlc.narg(tag)::text])
+  -- The viewer's own requests (the relations of package policy): owner, creator or team.
   AND (sqlc.narg(viewer)::text IS NULL OR owner = sqlc.narg(viewer) OR created_by = sqlc.narg(viewer)
        OR team = ANY(sqlc.arg(viewer_groups)::text[]))
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL

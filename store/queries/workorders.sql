@@ -33,8 +33,13 @@ WHERE (sqlc.narg(record_type)::text IS NULL OR record_type = sqlc.narg(record_ty
   AND (sqlc.narg(source)::text IS NULL OR source = sqlc.narg(source))
   AND (sqlc.narg(priority)::text IS NULL OR priority = sqlc.narg(priority))
   AND (sqlc.narg(parent)::text IS NULL OR parent = sqlc.narg(parent))
+  -- The viewer's own orders (the relations of package policy): engineer, offered engineer, group,
+  -- follow-up agent or follow-up group.
   AND (sqlc.narg(viewer)::text IS NULL OR engineer = sqlc.narg(viewer)
-       OR group_name = ANY(sqlc.arg(viewer_groups)::text[]))
+       OR group_name = ANY(sqlc.arg(viewer_groups)::text[])
+       OR doc->'offer'->>'engineer' = sqlc.narg(viewer)
+       OR doc->'followUp'->>'agent' = sqlc.narg(viewer)
+       OR doc->'followUp'->>'group' = ANY(sqlc.arg(viewer_groups)::text[]))
   AND (sqlc.narg(after_created_at)::timestamptz IS NULL
        OR (created_at, id) < (sqlc.narg(after_created_at)::timestamptz, sqlc.narg(after_id)::uuid))
 ORDER BY created_at DESC, id DESC

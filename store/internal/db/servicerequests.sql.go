@@ -114,6 +114,7 @@ WHERE ($1::text IS NULL OR queue = $1)
   AND ($4::text IS NULL OR owner = $4)
   AND ($5::text IS NULL OR priority = $5)
   AND ($6::text IS NULL OR tags @> ARRAY[$6::text])
+  -- The viewer's own requests (the relations of package policy): owner, creator or team.
   AND ($7::text IS NULL OR owner = $7 OR created_by = $7
        OR team = ANY($8::text[]))
   AND ($9::timestamptz IS NULL

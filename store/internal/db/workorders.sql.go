@@ -132,8 +132,13 @@ WHERE ($1::text IS NULL OR record_type = $1)
   AND ($7::text IS NULL OR source = $7)
   AND ($8::text IS NULL OR priority = $8)
   AND ($9::text IS NULL OR parent = $9)
+  -- The viewer's own orders (the relations of package policy): engineer, offered engineer, group,
+  -- follow-up agent or follow-up group.
   AND ($10::text IS NULL OR engineer = $10
-       OR group_name = ANY($11::text[]))
+       OR group_name = ANY($11::text[])
+       OR doc->'offer'->>'engineer' = $10
+       OR doc->'followUp'->>'agent' = $10
+       OR doc->'followUp'->>'group' = ANY($11::text[]))
   AND ($12::timestamptz IS NULL
        OR (created_at, id) < ($12::timestamptz, $13::uuid))
 ORDER BY created_at DESC, id DESC
