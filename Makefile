@@ -60,9 +60,14 @@ fuzz: ## Fuzz the definition loader, expressions, durations and the API's reques
 	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./api/ -run '^$$' -fuzz '^FuzzRequestBodies$$' -fuzztime $(FUZZTIME)
 
+BENCH_N ?= 400
+BENCH_C ?= 8
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: ## Run the Go benchmarks (interpreter, definition loading)
-	$(GO) test -run '^$$' -bench . -benchmem ./process/...
+bench: build ## Load-test: BENCH_N service-request lifecycles at BENCH_C concurrency through the API vs hand-written Temporal code, then the work-order variant (see BENCHMARKS.md)
+	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) $(BENCH_FLAGS)
+	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) --kind work-order $(BENCH_FLAGS)
 
 .PHONY: defs
 defs: build ## Validate the process definitions in definitions/

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/bench"
+	"github.com/fieldflow/fieldflow/bench/baseline"
+	"github.com/fieldflow/fieldflow/devstack"
+)
+
+func benchCommand(g *globals) *cobra.Command {
+	o := bench.Options{Kind: bench.KindServiceRequest, Baseline: true}
+	var (
+		definitions string
+		keep        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test Fieldflow against hand-written Temporal code, in one process",
+		Long: `Starts the whole stack in this process (a fresh data directory unless --data-dir is given),
+runs -n lifecycles with -c concurrent agents through the HTTP API and, in the same run, the same
+service-request lifecycle as hand-written Temporal code through the Temporal client, then prints a
+table and one JSON line: lifecycles per second, action latencies, history events per lifecycle and
+the process's memory. See BENCHMARKS.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			dataDir := g.dataDir
+			if !cmd.Flag("data-dir").Changed {
+				dir, err := os.MkdirTemp("", "fieldflow-bench-")
+				if err != nil {
+					return err
+				}
+				// PostgreSQL may run as another user (when this runs as root): it must reach the folder.
+				if err := os.Chmod(dir, 0o755); err != nil {
+					return err
+				}
+				if !keep {
+					defer os.RemoveAll(dir)
+				}
+				dataDir = dir
+			}
+			log := g.log
+			stack, err := devstack.Start(ctx, devstack.Config{
+				DataDir: dataDir, DefinitionsDir: definitions, HTTPAddr: "127.0.0.1:0", Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			defer stack.Stop()
+			if o.Baseline {
+				stop, err := startBaseline(ctx, stack, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			o.APIURL, o.Temporal, o.Out = stack.APIURL, stack.Client(), cmd.OutOrStdout()
+			o.Token = func(sub string, groups []string, roles ...auth.Role) (string, error) {
+				return stack.Keys.Issue(auth.Principal{Subject: sub, Roles: roles, Groups: groups}, 2*time.Hour, time.Now())
+			}
+			if o.Definition == "" {
+				o.Definition = map[string]string{bench.KindServiceRequest: "bench", bench.KindWorkOrder: "bench-repair"}[o.Kind]
+			}
+			if o.Kind == bench.KindWorkOrder {
+				o.Baseline = false // the hand-written baseline is the service-request lifecycle
+			}
+			_, err = bench.Run(ctx, o)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&o.N, "n", "n", 400, "lifecycles to run on each side")
+	f.IntVarP(&o.C, "c", "c", 8, "concurrent agents (and baseline clients)")
+	f.StringVar(&o.Kind, "kind", o.Kind, "service-request or work-order")
+	f.StringVar(&o.Definition, "definition", "", "the queue or work-order type key (default bench or bench-repair)")
+	f.StringVar(&definitions, "definitions", "bench/definitions", "the definitions folder the stack serves")
+	f.BoolVar(&o.Baseline, "baseline", o.Baseline, "also run the hand-written Temporal baseline")
+	f.BoolVar(&o.BaselineLocal, "baseline-local", false, "the baseline writes with local activities instead of regular ones")
+	f.IntVar(&o.Warmup, "warmup", 40, "unmeasured lifecycles run first on each side")
+	f.IntVar(&o.HistorySample, "history-sample", 20, "runs per side whose history events are counted")
+	f.BoolVar(&keep, "keep", false, "keep the temporary data directory")
+	return cmd
+}
+
+// startBaseline creates the baseline's tables and runs its worker on the stack's Temporal.
+func startBaseline(ctx context.Context, stack *devstack.Stack, log *zap.Logger) (func(), error) {
+	pool, err := pgxpool.New(ctx, stack.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pool.Exec(ctx, baseline.Schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("baseline schema: %w", err)
+	}
+	w := sdkworker.New(stack.Client(), baseline.TaskQueue, sdkworker.Options{})
+	baseline.Register(w, &baseline.Activities{Pool: pool})
+	if err := w.Start(); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	log.Info("baseline worker started")
+	return func() { w.Stop(); pool.Close() }, nil
+}
