@@ -1,12 +1,10 @@
 package activities_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/fieldflow/fieldflow/activities"
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/internal/smtptest"
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/store/storetest"
@@ -63,74 +62,6 @@ func (p *provider) received() []activities.TextMessage {
 	return append([]activities.TextMessage(nil), p.got...)
 }
 
-// smtpSink is a real SMTP server over TCP that keeps the DATA of every message.
-type smtpSink struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	mail []string
-}
-
-func startSMTP(t *testing.T) *smtpSink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &smtpSink{ln: ln}
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.session(conn)
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return s
-}
-
-func (s *smtpSink) session(conn net.Conn) {
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	say := func(line string) { _, _ = conn.Write([]byte(line + "\r\n")) }
-	say("220 sink.test ESMTP")
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-		case cmd == "DATA":
-			say("354 go on")
-			var b strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				b.WriteString(l)
-			}
-			s.mu.Lock()
-			s.mail = append(s.mail, b.String())
-			s.mu.Unlock()
-			say("250 queued")
-		case cmd == "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("250 ok")
-		}
-	}
-}
-
-func (s *smtpSink) received() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.mail...)
-}
-
 // invitation is the rating invitation of a repair whose contact has an email and a phone.
 func invitation(channels []string, priority bool) activities.NotifyInput {
 	id := uuid.NewString()
@@ -157,9 +88,9 @@ func testKeys(t *testing.T) *auth.Keys {
 func TestInvitationChannelPriority(t *testing.T) {
 	st := storetest.New(t)
 	sms, smsURL := startProvider(t, http.StatusBadGateway)
-	sink := startSMTP(t)
+	sink := smtptest.Start(t)
 	m := &activities.Messages{Store: st, BaseURL: "https://ff.example", Links: testKeys(t), From: "desk@ff.example",
-		Mailer: activities.SMTPMailer{Addr: sink.ln.Addr().String()}, SMS: activities.HTTPTextSender{URL: smsURL}}
+		Mailer: activities.SMTPMailer{Addr: sink.Addr()}, SMS: activities.HTTPTextSender{URL: smsURL}}
 	in := invitation([]string{"wechat", "sms", "email", "qr"}, true)
 
 	res, err := m.Notify(context.Background(), in)
@@ -172,9 +103,9 @@ func TestInvitationChannelPriority(t *testing.T) {
 		"qr":     "not tried: email delivered first",
 	}, res.Channels)
 	require.Len(t, sms.received(), 1, "the SMS provider was asked once")
-	require.Len(t, sink.received(), 1)
-	require.Contains(t, sink.received()[0], "Message-ID: <invite:rating:7."+in.RecordID+"@fieldflow>")
-	require.Contains(t, sink.received()[0], "https://ff.example/rate/")
+	require.Len(t, sink.Messages(), 1)
+	require.Contains(t, sink.Messages()[0].Raw, "Message-ID: <invite:rating:7."+in.RecordID+"@fieldflow>")
+	require.Contains(t, sink.Messages()[0].Raw, "https://ff.example/rate/")
 
 	notes, err := st.ListNotifications(context.Background(), in.RecordID)
 	require.NoError(t, err)
@@ -190,7 +121,7 @@ func TestInvitationChannelPriority(t *testing.T) {
 	require.Equal(t, []string{"ada@example.com"}, again.SentTo)
 	require.Equal(t, "sent to ada@example.com", again.Channels["email"])
 	require.Len(t, sms.received(), 1, "nothing is sent again")
-	require.Len(t, sink.received(), 1, "nothing is sent again")
+	require.Len(t, sink.Messages(), 1, "nothing is sent again")
 }
 
 // TestInvitationBySMS: the SMS provider gets the JSON payload with the signed rating link, the
@@ -199,9 +130,9 @@ func TestInvitationBySMS(t *testing.T) {
 	st := storetest.New(t)
 	keys := testKeys(t)
 	sms, smsURL := startProvider(t, http.StatusAccepted)
-	sink := startSMTP(t)
+	sink := smtptest.Start(t)
 	m := &activities.Messages{Store: st, BaseURL: "https://ff.example", Links: keys, From: "desk@ff.example",
-		Mailer: activities.SMTPMailer{Addr: sink.ln.Addr().String()}, SMS: activities.HTTPTextSender{URL: smsURL, Token: "sms-secret"}}
+		Mailer: activities.SMTPMailer{Addr: sink.Addr()}, SMS: activities.HTTPTextSender{URL: smsURL, Token: "sms-secret"}}
 	in := invitation([]string{"wechat", "sms", "email", "qr"}, true)
 
 	res, err := m.Notify(context.Background(), in)
@@ -209,7 +140,7 @@ func TestInvitationBySMS(t *testing.T) {
 	require.Equal(t, []string{"+44 20 7946 0000"}, res.SentTo)
 	require.Equal(t, "sent to +44 20 7946 0000", res.Channels["sms"])
 	require.Equal(t, "not tried: sms delivered first", res.Channels["email"])
-	require.Empty(t, sink.received(), "no email")
+	require.Empty(t, sink.Messages(), "no email")
 
 	got := sms.received()
 	require.Len(t, got, 1)
@@ -314,9 +245,9 @@ func (f *faultyStore) MarkNotificationSent(ctx context.Context, recordID, effect
 func TestNotifyRetryResumes(t *testing.T) {
 	st := &faultyStore{Store: storetest.New(t)}
 	sms, smsURL := startProvider(t, http.StatusOK)
-	sink := startSMTP(t)
+	sink := smtptest.Start(t)
 	m := &activities.Messages{Store: st, BaseURL: "https://ff.example", Links: testKeys(t), From: "desk@ff.example",
-		Mailer: activities.SMTPMailer{Addr: sink.ln.Addr().String()}, SMS: activities.HTTPTextSender{URL: smsURL}}
+		Mailer: activities.SMTPMailer{Addr: sink.Addr()}, SMS: activities.HTTPTextSender{URL: smsURL}}
 	in := invitation([]string{"sms", "email"}, false)
 
 	_, err := m.Notify(context.Background(), in)
@@ -326,7 +257,7 @@ func TestNotifyRetryResumes(t *testing.T) {
 	require.ElementsMatch(t, []string{"+44 20 7946 0000", "ada@example.com"}, res.SentTo)
 	require.Equal(t, map[string]string{"sms": "sent to +44 20 7946 0000", "email": "sent to ada@example.com"}, res.Channels)
 	require.Len(t, sms.received(), 1)
-	require.Len(t, sink.received(), 1)
+	require.Len(t, sink.Messages(), 1)
 }
 
 // TestNotifyKeptInTheLogWithoutDelivery: a worker with no email, SMS or WeChat configured keeps

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,115 +15,32 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/fieldflow/fieldflow/activities"
 	"github.com/fieldflow/fieldflow/api"
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/internal/smtptest"
 	"github.com/fieldflow/fieldflow/process"
-	"github.com/fieldflow/fieldflow/store/storetest"
-	"github.com/fieldflow/fieldflow/workflows"
 )
 
-// fakeRuns stands in for Temporal where a test needs a run to take an action: it starts work
-// orders (a start with an id already started answers the first order, as a workflow id does),
-// keeps the signals sent, and takes work-order actions through act.
-type fakeRuns struct {
-	mu      sync.Mutex
-	started map[string]process.WorkOrder
-	starts  int
-	signals []process.Action
-	acts    int
-	act     func(id string, a process.Action) (process.WorkOrder, error)
-}
-
-func (r *fakeRuns) StartServiceRequest(context.Context, *process.Queue, process.NewServiceRequest, string, process.ServiceRequest) (process.ServiceRequest, error) {
-	return process.ServiceRequest{}, workflows.ErrUnavailable
-}
-
-func (r *fakeRuns) ActOnServiceRequest(context.Context, string, process.Action, string) (process.ServiceRequest, error) {
-	return process.ServiceRequest{}, workflows.ErrUnavailable
-}
-
-func (r *fakeRuns) MigrateServiceRequest(context.Context, string, *process.Queue, map[string]string, string, string) (process.ServiceRequest, error) {
-	return process.ServiceRequest{}, workflows.ErrUnavailable
-}
-
-func (r *fakeRuns) SignalServiceRequest(_ context.Context, _ string, a process.Action) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.signals = append(r.signals, a)
-	return nil
-}
-
-func (r *fakeRuns) ActOnWorkOrder(_ context.Context, id string, a process.Action, _ string) (process.WorkOrder, error) {
-	r.mu.Lock()
-	r.acts++
-	act := r.act
-	r.mu.Unlock()
-	if act == nil {
-		return process.WorkOrder{}, workflows.ErrUnavailable
-	}
-	return act(id, a)
-}
-
-func (r *fakeRuns) CheckHealth(context.Context) error { return nil }
-
-func (r *fakeRuns) StartWorkOrder(_ context.Context, _ *process.WorkOrderType, in process.NewWorkOrder, _ string, preview process.WorkOrder) (process.WorkOrder, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.starts++
-	if wo, ok := r.started[in.ID]; ok {
-		return wo, nil
-	}
-	r.started[in.ID] = preview
-	return preview, nil
-}
-
-// fakeMailer counts the messages sent.
-type fakeMailer struct {
-	mu   sync.Mutex
-	sent []string
-}
-
-func (m *fakeMailer) Send(_ context.Context, _ string, to []string, _ []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, to...)
-	return nil
-}
-
-func (m *fakeMailer) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sent)
-}
-
-// burstFixture is the API over a real store with fake runs and a fake mailer; mod adjusts its
-// configuration.
+// burstFixture is the normal fixture (a real store, Temporal down) whose API sends its mail
+// over SMTP to a receiver inside the test; mods adjust its configuration.
 type burstFixture struct {
 	portalFixture
-	runs *fakeRuns
-	mail *fakeMailer
+	mail *smtptest.Receiver
 }
 
-func newBurstFixture(t *testing.T, mod func(*api.Config)) burstFixture {
+func newBurstFixture(t *testing.T, mods ...func(*api.Config)) burstFixture {
 	t.Helper()
-	keys, err := auth.NewKeys([]byte(strings.Repeat("k", 32)))
-	require.NoError(t, err)
-	st := storetest.New(t)
-	registry, err := api.NewRegistry(context.Background(), "../definitions", st, zaptest.NewLogger(t))
-	require.NoError(t, err)
-	runs := &fakeRuns{started: map[string]process.WorkOrder{}}
-	mail := &fakeMailer{}
-	cfg := api.Config{Logger: zaptest.NewLogger(t), Keys: keys, Workflows: runs, Store: st, Registry: registry,
-		ActionTimeout: 2 * time.Second, Mailer: mail, TokenRate: -1}
-	if mod != nil {
-		mod(&cfg)
+	mail := smtptest.Start(t)
+	withMail := func(c *api.Config) {
+		c.Mailer, c.MailFrom = activities.SMTPMailer{Addr: mail.Addr()}, "desk@fieldflow.test"
 	}
-	server := httptest.NewServer(api.New(cfg))
-	t.Cleanup(server.Close)
-	return burstFixture{portalFixture{&fixture{t: t, server: server, keys: keys, store: st}}, runs, mail}
+	return burstFixture{portalFixture{newFixtureIn(t, "../definitions", append([]func(*api.Config){withMail}, mods...)...)}, mail}
 }
+
+// mails is how many messages the receiver has got.
+func (f burstFixture) mails() int { return len(f.mail.Messages()) }
 
 // burstAnswer is one answer of a burst.
 type burstAnswer struct {
@@ -218,7 +133,7 @@ func (f burstFixture) pendingApproval(mods ...func(*process.ApprovalState)) (pro
 // TestPublicPagesUnderBurst: one address firing 300 requests, 20 at a time, at each public page
 // gets the page or 429 with Retry-After, never a server error; another address is not affected.
 func TestPublicPagesUnderBurst(t *testing.T) {
-	f := newBurstFixture(t, nil)
+	f := newBurstFixture(t)
 	_, approval := f.pendingApproval()
 	base := f.server.URL
 	get := func(path string) func(int) *http.Request {
@@ -261,7 +176,7 @@ func TestPublicPagesUnderBurst(t *testing.T) {
 					accepted++
 				}
 			}
-			require.Equal(t, accepted, f.mail.count(), "one email per code sent, none for a refusal")
+			require.Equal(t, accepted, f.mails(), "one email per code sent, none for a refusal")
 		}
 		// Another client is served meanwhile.
 		req := c.req(1000)
@@ -334,48 +249,10 @@ func TestTokenRateSettingsFromTheEnvironment(t *testing.T) {
 	}
 }
 
-var orderNumber = regexp.MustCompile(`WO-\d{4}-\d{6}`)
-
-// TestPortalFormSentTwiceMakesOneOrder: the form's one-time token is the order's idempotency key;
-// the same form sent again (a double click, a reload) answers the same order, a new form makes a
-// new one. A JSON post with the same Idempotency-Key does the same.
-func TestPortalFormSentTwiceMakesOneOrder(t *testing.T) {
-	f := newBurstFixture(t, nil)
-	b := f.browser()
-	form := url.Values{"token": {formToken(t, b.get("/portal"))}, "recordType": {"repair"}, "subject": {"Boiler leaks"},
-		"description": {"Water under the boiler."}, "name": {"Grace Hopper"}, "email": {"grace@example.com"}}
-	first := b.postForm("/portal/work-orders", form)
-	require.Equal(t, http.StatusCreated, first.status, first.body)
-	number := orderNumber.FindString(first.body)
-	require.NotEmpty(t, number, first.body)
-	again := b.postForm("/portal/work-orders", form)
-	require.Equal(t, http.StatusCreated, again.status, again.body)
-	require.Equal(t, number, orderNumber.FindString(again.body), "the same confirmation")
-	require.Len(t, f.runs.started, 1, "one order")
-
-	form.Set("token", formToken(t, b.get("/portal")))
-	other := b.postForm("/portal/work-orders", form)
-	require.Equal(t, http.StatusCreated, other.status, other.body)
-	require.NotEqual(t, number, orderNumber.FindString(other.body), "a new form is a new order")
-	require.Len(t, f.runs.started, 2)
-
-	body := map[string]any{"recordType": "repair", "subject": "Boiler leaks", "name": "Grace Hopper", "email": "grace@example.com"}
-	var ids []string
-	for range 2 {
-		p := b.postJSON("/portal/work-orders", body, "Idempotency-Key", "k-1")
-		require.Equal(t, http.StatusCreated, p.status, p.body)
-		var wo map[string]any
-		require.NoError(t, json.Unmarshal([]byte(p.body), &wo))
-		ids = append(ids, wo["id"].(string))
-	}
-	require.Equal(t, ids[0], ids[1])
-	require.Len(t, f.runs.started, 3)
-}
-
 // TestPortalCodeAskedTwiceSendsOneEmail: asking again for a sign-in code right after one was sent
 // gets the same answer and sends no second email; the code sent stays the valid one.
 func TestPortalCodeAskedTwiceSendsOneEmail(t *testing.T) {
-	f := newBurstFixture(t, nil)
+	f := newBurstFixture(t)
 	b := f.browser()
 	first := b.postJSON("/portal/code", map[string]any{"email": "ada@example.com"})
 	require.Equal(t, http.StatusAccepted, first.status, first.body)
@@ -385,7 +262,7 @@ func TestPortalCodeAskedTwiceSendsOneEmail(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(first.body), &a1))
 	require.NoError(t, json.Unmarshal([]byte(second.body), &a2))
 	require.Equal(t, a1["expiresAt"], a2["expiresAt"], "the same code")
-	require.Equal(t, 1, f.mail.count())
+	require.Equal(t, 1, f.mails())
 
 	// The form, double-clicked: one email, the same page twice.
 	form := url.Values{"token": {formToken(t, b.get("/portal"))}, "email": {"grace@example.com"}}
@@ -394,7 +271,7 @@ func TestPortalCodeAskedTwiceSendsOneEmail(t *testing.T) {
 		require.Equal(t, http.StatusOK, p.status, p.body)
 		require.Contains(t, p.body, "We emailed a six-digit code to grace@example.com")
 	}
-	require.Equal(t, 2, f.mail.count())
+	require.Equal(t, 2, f.mails())
 
 	// Many at once for one address: still one email.
 	burst(t, 20, 10, func(int) *http.Request {
@@ -404,46 +281,23 @@ func TestPortalCodeAskedTwiceSendsOneEmail(t *testing.T) {
 		req.Header.Set("X-Forwarded-For", "198.51.100.9")
 		return req
 	})
-	require.Equal(t, 3, f.mail.count())
+	require.Equal(t, 3, f.mails())
+	var to [][]string
+	for _, m := range f.mail.Messages() {
+		require.Equal(t, "desk@fieldflow.test", m.From)
+		to = append(to, m.To)
+	}
+	require.Equal(t, [][]string{{"ada@example.com"}, {"grace@example.com"}, {"lin@example.com"}}, to, "one email per address, to it")
 }
 
-// TestRatingPostedAgain: once the rating is recorded, the same answers posted again get the same
-// confirmation and reach the run no more; other answers are refused (410).
-func TestRatingPostedAgain(t *testing.T) {
-	f := newBurstFixture(t, nil)
-	f.runs.act = func(id string, a process.Action) (process.WorkOrder, error) {
-		// The run records the rating and projects the order.
-		ctx := context.Background()
-		wo, err := f.store.GetWorkOrder(ctx, id)
-		if err != nil {
-			return wo, err
-		}
-		wo.UsedInvitations = append(wo.UsedInvitations, a.Invitation)
-		wo.Ratings = append(wo.Ratings, process.RatingRecord{Node: wo.Rating.Node, Score: *a.Score, Scale: "five-star", Comment: a.Comment,
-			Answers: a.Answers, Template: wo.Rating.Template, By: a.Actor, At: time.Now()})
-		wo.Rating, wo.Node, wo.Revision = nil, "done", wo.Revision+1
-		return wo, f.store.SaveWorkOrder(ctx, wo, nil)
-	}
-	wo, link := f.ratingOrder()
-	answers := url.Values{"score": {"4"}, "q_fixed": {"yes"}, "comment": {"Quick and tidy"}}
-	requireHTML(t, f.htmlPage("POST", link, answers), http.StatusOK, "Thank you", wo.Number)
-	requireHTML(t, f.htmlPage("POST", link, answers), http.StatusOK, "Thank you", wo.Number, "Your rating is recorded")
-	require.Equal(t, 1, f.runs.acts, "the second post reached no run")
+// A rating, or an approval, posted again while its run records the first is in
+// e2e/public_idempotency_test.go, over a real run. Here: a link whose answer the record already
+// holds, which is decided without a run.
 
-	for _, other := range []url.Values{
-		{"score": {"2"}, "q_fixed": {"yes"}, "comment": {"Quick and tidy"}},
-		{"score": {"4"}, "q_fixed": {"no"}, "comment": {"Quick and tidy"}},
-		{"score": {"4"}, "q_fixed": {"yes"}},
-	} {
-		p := f.htmlPage("POST", link, other)
-		requireHTML(t, p, http.StatusGone, "Already rated", "cannot be changed")
-		require.NotContains(t, p.body, "<form")
-	}
-	require.Equal(t, 1, f.runs.acts)
-	// The page itself says the link is used.
-	requireHTML(t, f.htmlPage("GET", link, nil), http.StatusGone, "Already rated")
-
-	// A rating recorded without a template: score and comment are compared.
+// TestRatingRecordedPostedAgain: a rating recorded without a template: the same score and comment
+// posted again get the confirmation, other answers are refused (410).
+func TestRatingRecordedPostedAgain(t *testing.T) {
+	f := newBurstFixture(t)
 	_, plain := f.ratingOrder(func(wo *process.WorkOrder) {
 		wo.Rating, wo.Node, wo.UsedInvitations = nil, "done", []string{"invite:rating:7"}
 		wo.Ratings = []process.RatingRecord{{Node: "rating", Score: 5, Scale: "five-star", Comment: "Great", By: "contact"}}
@@ -452,22 +306,10 @@ func TestRatingPostedAgain(t *testing.T) {
 	requireHTML(t, f.htmlPage("POST", plain, url.Values{"score": {"5"}}), http.StatusGone, "Already rated")
 }
 
-// TestApprovalPostedAgain: the contact's decision posted again gets the same confirmation and
-// sends no second signal; the other decision is refused (409), before and after the run has
-// applied the first.
-func TestApprovalPostedAgain(t *testing.T) {
-	f := newBurstFixture(t, nil)
-	sr, link := f.pendingApproval()
-	approve := url.Values{"decision": {"approve"}, "comment": {"fine by me"}}
-	requireHTML(t, f.htmlPage("POST", link, approve), http.StatusOK, "Thank you", "Your approval is recorded", sr.Number)
-	requireHTML(t, f.htmlPage("POST", link, approve), http.StatusOK, "Thank you", "Your approval is recorded")
-	p := f.htmlPage("POST", link, url.Values{"decision": {"reject"}})
-	requireHTML(t, p, http.StatusConflict, "Already decided", "You already sent your approval")
-	require.NotContains(t, p.body, "<form")
-	require.Len(t, f.runs.signals, 1, "one decision sent")
-	require.Equal(t, "approve", f.runs.signals[0].Decision)
-
-	// Applied by the run (and remembered by the record, not the server): the same again.
+// TestApprovalDecidedPostedAgain: an approval the record shows decided, by the contact through
+// the run or by staff: the same decision posted again is acknowledged, the other refused (409).
+func TestApprovalDecidedPostedAgain(t *testing.T) {
+	f := newBurstFixture(t)
 	now := time.Now().UTC()
 	_, decided := f.pendingApproval(func(ap *process.ApprovalState) {
 		ap.Status, ap.DecidedAt = "rejected", &now
@@ -484,7 +326,6 @@ func TestApprovalPostedAgain(t *testing.T) {
 	})
 	requireHTML(t, f.htmlPage("POST", byStaff, url.Values{"decision": {"approve"}}), http.StatusOK, "Already decided")
 	requireHTML(t, f.htmlPage("POST", byStaff, url.Values{"decision": {"reject"}}), http.StatusConflict, "Already decided", "not recorded")
-	require.Len(t, f.runs.signals, 1)
 }
 
 // tokenFor is a staff token for another subject.
@@ -493,5 +334,3 @@ func (f *fixture) tokenFor(sub string, roles ...auth.Role) string {
 	require.NoError(f.t, err)
 	return tok
 }
-
-var _ api.Workflows = (*fakeRuns)(nil)

@@ -1,14 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"io"
-	"mime/quotedprintable"
-	"net"
 	"net/http"
-	"net/mail"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,17 +10,17 @@ import (
 	"github.com/fieldflow/fieldflow/activities"
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/devstack"
+	"github.com/fieldflow/fieldflow/internal/smtptest"
 	"github.com/fieldflow/fieldflow/worker"
 )
 
-// mailbox is an SMTP server inside the test: it speaks the protocol for real over TCP and keeps
-// what it receives.
+// mailbox is the test's SMTP server (smtptest: go-smtp over TCP on a loopback port); the worker's
+// mail goes there.
 type mailbox struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	mail []received
+	*smtptest.Receiver
 }
 
+// received is one message the mailbox got: envelope sender and recipients, and the data as sent.
 type received struct {
 	from string
 	to   []string
@@ -36,93 +29,29 @@ type received struct {
 
 func startMailbox(t *testing.T) *mailbox {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	m := &mailbox{ln: ln}
-	go m.serve()
-	t.Cleanup(func() { ln.Close() })
-	return m
+	return &mailbox{smtptest.Start(t)}
 }
 
 // mailer makes the stack's worker send its email to the mailbox.
 func (m *mailbox) mailer(cfg *devstack.Config) {
 	cfg.Mail = func(d *worker.Dependencies) {
-		d.Mailer, d.MailFrom = activities.SMTPMailer{Addr: m.ln.Addr().String()}, "desk@fieldflow.test"
+		d.Mailer, d.MailFrom = activities.SMTPMailer{Addr: m.Addr()}, "desk@fieldflow.test"
 	}
 }
 
 // body is the decoded text of a received message (quoted-printable, as the worker sends it).
 func (r received) body(t *testing.T) string {
 	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(r.data))
-	require.NoError(t, err)
-	b, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	require.NoError(t, err)
-	return string(b)
+	return smtptest.Message{From: r.from, To: r.to, Raw: r.data}.Body(t)
 }
 
-func (m *mailbox) serve() {
-	for {
-		conn, err := m.ln.Accept()
-		if err != nil {
-			return
-		}
-		go m.session(conn)
-	}
-}
-
-func (m *mailbox) session(conn net.Conn) {
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	say := func(s string) { _, _ = conn.Write([]byte(s + "\r\n")) }
-	say("220 mailbox.test ESMTP")
-	var cur received
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(strings.TrimSpace(line))
-		switch {
-		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-			say("250 mailbox.test")
-		case strings.HasPrefix(cmd, "MAIL FROM:"):
-			cur = received{from: strings.Trim(strings.TrimSpace(line)[10:], "<>")}
-			say("250 ok")
-		case strings.HasPrefix(cmd, "RCPT TO:"):
-			cur.to = append(cur.to, strings.Trim(strings.TrimSpace(line)[8:], "<>"))
-			say("250 ok")
-		case cmd == "DATA":
-			say("354 go on")
-			var b strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				b.WriteString(l)
-			}
-			cur.data = b.String()
-			m.mu.Lock()
-			m.mail = append(m.mail, cur)
-			m.mu.Unlock()
-			say("250 queued")
-		case cmd == "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("250 ok")
-		}
-	}
-}
-
+// received is what the mailbox got so far, in order.
 func (m *mailbox) received() []received {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]received(nil), m.mail...)
+	var out []received
+	for _, msg := range m.Messages() {
+		out = append(out, received{from: msg.From, to: msg.To, data: msg.Raw})
+	}
+	return out
 }
 
 // TestEmailOverSMTP: the billing queue's "on closed" automation emails the contact, and an agent
