@@ -44,8 +44,10 @@ type Options struct {
 	BaselineLocal bool
 	// Warmup lifecycles run first on both sides, unmeasured.
 	Warmup int
-	// HistorySample is how many runs of each side have their history events counted.
+	// HistorySample is how many runs of each side have their history events counted;
+	// PrintHistory prints the event types of the first one.
 	HistorySample int
+	PrintHistory  bool
 
 	APIURL   string
 	Token    func(sub string, groups []string, roles ...auth.Role) (string, error)
@@ -461,17 +463,23 @@ func (d *driver) historyEvents(ctx context.Context, runs []string) (float64, err
 		return 0, nil
 	}
 	total := 0
-	for _, id := range runs[:n] {
+	for i, id := range runs[:n] {
 		// Wait for the run to end, so the count is the whole lifecycle's.
 		if err := d.o.Temporal.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
 			return 0, fmt.Errorf("bench: run %s: %w", id, err)
 		}
 		it := d.o.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		var types []string
 		for it.HasNext() {
-			if _, err := it.Next(); err != nil {
+			e, err := it.Next()
+			if err != nil {
 				return 0, err
 			}
 			total++
+			types = append(types, strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"))
+		}
+		if i == 0 && d.o.PrintHistory {
+			fmt.Fprintf(d.o.Out, "history of %s (%d events): %s\n", id, len(types), strings.Join(types, " "))
 		}
 	}
 	return round(float64(total) / float64(n)), nil

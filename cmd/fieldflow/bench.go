@@ -88,6 +88,7 @@ the process's memory. See BENCHMARKS.md.`,
 	f.BoolVar(&o.BaselineLocal, "baseline-local", false, "the baseline writes with local activities instead of regular ones")
 	f.IntVar(&o.Warmup, "warmup", 40, "unmeasured lifecycles run first on each side")
 	f.IntVar(&o.HistorySample, "history-sample", 20, "runs per side whose history events are counted")
+	f.BoolVar(&o.PrintHistory, "print-history", false, "print the history event types of one run of each side")
 	f.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 	return cmd
 }
