@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/fieldflow/fieldflow/auth"
@@ -78,6 +79,8 @@ type Config struct {
 	// TokenBurst is how many requests a caller may send at once; zero reads
 	// FIELDFLOW_TOKEN_BURST (default 40).
 	TokenBurst int
+	// Metrics receives the API's request metrics (fieldflow_http_*); nil records none.
+	Metrics prometheus.Registerer
 }
 
 // Mailer sends one message (implemented by activities.SMTPMailer).
@@ -114,7 +117,7 @@ func New(cfg Config) *Server {
 	e.HandleMethodNotAllowed = true
 	cfg.TokenRate, cfg.TokenBurst = tokenRateSettings(cfg.TokenRate, cfg.TokenBurst)
 	s := &Server{cfg: cfg, engine: e, idempotencyTTL: idempotencyTTL()}
-	e.Use(requestID(), securityHeaders(), logRequests(cfg.Logger), recoverPanics(cfg.Logger), renderErrors(cfg.Logger), s.authorize)
+	e.Use(requestID(), httpMetrics(cfg.Metrics, cfg.Logger), securityHeaders(), logRequests(cfg.Logger), recoverPanics(cfg.Logger), renderErrors(cfg.Logger), s.authorize)
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(notFound("no route " + c.Request.Method + " " + c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {
 		_ = c.Error(newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path))

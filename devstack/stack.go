@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -48,6 +49,9 @@ type Config struct {
 	// MailIntakeAddr is where the SMTP intake of the service mailboxes listens ("127.0.0.1:0"
 	// picks a free port); "" runs none.
 	MailIntakeAddr string
+	// MetricsAddr is where the Prometheus /metrics of the API and the worker (one registry) are
+	// served ("127.0.0.1:0" picks a free port); "" records none.
+	MetricsAddr string
 }
 
 // Stack is a running development stack.
@@ -59,6 +63,8 @@ type Stack struct {
 	DatabaseURL     string
 	// MailIntakeAddr is the address of the SMTP intake ("" when it does not run).
 	MailIntakeAddr string
+	// MetricsURL is where the metrics are scraped ("" when none are recorded).
+	MetricsURL string
 	// Keys signs tokens the API accepts.
 	Keys *auth.Keys
 	// Registry holds the definitions; Reload publishes an edited folder.
@@ -73,6 +79,7 @@ type Stack struct {
 	store    *store.Store
 	http     *http.Server
 	mail     *mailintake.Server
+	metrics  *api.MetricsServer
 	errs     chan error
 
 	serverLogLevel zap.AtomicLevel
@@ -117,6 +124,26 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.Stop()
 		}
 	}()
+	// One registry for the API and the worker; its listener opens first, so a taken port fails fast.
+	var (
+		metricsRegistry *prometheus.Registry
+		temporalMetrics client.MetricsHandler
+	)
+	if cfg.MetricsAddr != "" {
+		metricsRegistry = api.NewMetricsRegistry()
+		if temporalMetrics, err = api.TemporalMetrics(metricsRegistry); err != nil {
+			return nil, err
+		}
+		if s.metrics, err = api.ListenMetrics(cfg.MetricsAddr, metricsRegistry); err != nil {
+			return nil, fmt.Errorf("%w (choose another with --metrics, or \"\" for none)", err)
+		}
+		s.MetricsURL = s.metrics.URL()
+		go func() {
+			if err := s.metrics.Serve(); err != nil {
+				s.errs <- err
+			}
+		}()
+	}
 	temporalPort := cfg.TemporalPort
 	if temporalPort == 0 {
 		if temporalPort, err = postgres.FreePort(); err != nil {
@@ -161,7 +188,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		s.temporal = ts
 		s.TemporalAddress = ts.hostPort
-		c, err := workflows.Dial(gctx, ts.hostPort, Namespace, log)
+		c, err := workflows.Dial(gctx, ts.hostPort, Namespace, log, func(o *client.Options) { o.MetricsHandler = temporalMetrics })
 		if err != nil {
 			return err
 		}
@@ -194,11 +221,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	wf := workflows.NewClient(s.client)
 	intakeService := &intake.Service{Catalog: s.Registry, Store: s.store, Workflows: wf}
-	handler := api.New(api.Config{
+	apiConfig := api.Config{
 		Logger: log.Named("api"), Keys: keys, Workflows: wf, Store: s.store, Registry: s.Registry,
 		Intake: intakeService,
 		Mailer: deps.Mailer, MailFrom: deps.MailFrom, PublicURL: deps.BaseURL,
-	})
+	}
+	if metricsRegistry != nil {
+		apiConfig.Metrics = metricsRegistry
+	}
+	handler := api.New(apiConfig)
 	if cfg.MailIntakeAddr != "" {
 		s.mail, err = mailintake.Listen(cfg.MailIntakeAddr, mailintake.Config{
 			Catalog: s.Registry, Intake: intakeService, Store: s.store, Logger: log.Named("mailintake"),
@@ -248,6 +279,11 @@ func (s *Stack) Stop() {
 	}
 	if s.worker != nil {
 		s.worker.Stop()
+	}
+	if s.metrics != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.metrics.Close(ctx)
+		cancel()
 	}
 	if s.ui != nil {
 		s.ui.stop()

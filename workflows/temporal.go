@@ -13,13 +13,18 @@ import (
 	"go.uber.org/zap"
 )
 
-// Dial connects to the Temporal frontend at hostPort, logging through logger.
-func Dial(ctx context.Context, hostPort, namespace string, logger *zap.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+// Dial connects to the Temporal frontend at hostPort, logging through logger; options change the
+// client's options further (e.g. its MetricsHandler).
+func Dial(ctx context.Context, hostPort, namespace string, logger *zap.Logger, options ...func(*client.Options)) (client.Client, error) {
+	opts := client.Options{
 		HostPort:  hostPort,
 		Namespace: namespace,
 		Logger:    zapLogger{logger.Named("temporal-client").Sugar()},
-	})
+	}
+	for _, o := range options {
+		o(&opts)
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: connect to %s: %w", hostPort, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -20,6 +21,7 @@ func devCommand(g *globals) *cobra.Command {
 		uiPort       int
 		definitions  string
 		smtpIntake   string
+		metricsAddr  string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -33,6 +35,9 @@ and everything is where it was.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := g.log
 			started := time.Now()
+			if !cmd.Flags().Changed("metrics") && env.Or("FIELDFLOW_METRICS_ADDR", "") == "" {
+				metricsAddr = devMetricsAddr(metricsAddr)
+			}
 			stack, err := devstack.Start(cmd.Context(), devstack.Config{
 				DataDir:        g.dataDir,
 				DefinitionsDir: definitions,
@@ -43,6 +48,7 @@ and everything is where it was.`,
 				Logger:         log,
 				Mail:           worker.MailFromEnv,
 				MailIntakeAddr: smtpIntake,
+				MetricsAddr:    metricsAddr,
 			})
 			if err != nil {
 				return err
@@ -57,6 +63,10 @@ and everything is where it was.`,
 			if stack.MailIntakeAddr != "" {
 				mailIntake = "smtp://" + stack.MailIntakeAddr + " (mail to a service mailbox becomes a work order)"
 			}
+			metrics := "off (--metrics)"
+			if stack.MetricsURL != "" {
+				metrics = stack.MetricsURL + " (Prometheus, the API's and the worker's)"
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), `
 Fieldflow is ready (%s).
 
@@ -65,13 +75,14 @@ Fieldflow is ready (%s).
   Temporal     %s (namespace %s)
   PostgreSQL   %s
   SMTP intake  %s
+  Metrics      %s
   Data         %s
 
 Admin token (24 hours):
   export TOKEN=%s
 
-`, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.DatabaseURL, mailIntake, dataDir, token)
-			log.Info("fieldflow dev started", zap.String("api", stack.APIURL), zap.String("ui", stack.UIURL), zap.String("smtp_intake", stack.MailIntakeAddr))
+`, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.DatabaseURL, mailIntake, metrics, dataDir, token)
+			log.Info("fieldflow dev started", zap.String("api", stack.APIURL), zap.String("ui", stack.UIURL), zap.String("smtp_intake", stack.MailIntakeAddr), zap.String("metrics", stack.MetricsURL))
 			go reloadOnHangup(cmd.Context(), stack.Registry, log)
 			select {
 			case <-cmd.Context().Done():
@@ -87,5 +98,20 @@ Admin token (24 hours):
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "port of the Temporal UI (0 picks a free one)")
 	cmd.Flags().StringVar(&definitions, "definitions", "definitions", "folder of process definitions")
 	cmd.Flags().StringVar(&smtpIntake, "smtp-intake", envOr("FIELDFLOW_SMTP_INTAKE", "127.0.0.1:2525"), "address of the SMTP intake of the service mailboxes; \"\" for none (env FIELDFLOW_SMTP_INTAKE)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("FIELDFLOW_METRICS_ADDR", defaultDevMetricsAddr), "address of the Prometheus /metrics listener of the API and the worker; \"\" for none (env FIELDFLOW_METRICS_ADDR)")
 	return cmd
+}
+
+// defaultDevMetricsAddr is where `fieldflow dev` serves /metrics unless told otherwise.
+const defaultDevMetricsAddr = "127.0.0.1:9464"
+
+// devMetricsAddr is the default metrics address, or a free port when something else holds it (a
+// second dev stack): metrics that were not asked for must not stop the stack from starting.
+func devMetricsAddr(addr string) string {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	_ = l.Close()
+	return addr
 }

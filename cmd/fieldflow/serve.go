@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -45,8 +46,9 @@ func databaseURL() (string, error) {
 	return url, nil
 }
 
-// dial connects to Postgres and Temporal.
-func (c *connections) dial(ctx context.Context, log *zap.Logger) (*store.Store, client.Client, error) {
+// dial connects to Postgres and Temporal; metrics, when not nil, is the Temporal client's metrics
+// handler.
+func (c *connections) dial(ctx context.Context, log *zap.Logger, metrics client.MetricsHandler) (*store.Store, client.Client, error) {
 	url, err := databaseURL()
 	if err != nil {
 		return nil, nil, err
@@ -55,12 +57,66 @@ func (c *connections) dial(ctx context.Context, log *zap.Logger) (*store.Store, 
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := workflows.Dial(ctx, c.temporalAddress, c.namespace, log)
+	tc, err := workflows.Dial(ctx, c.temporalAddress, c.namespace, log, func(o *client.Options) { o.MetricsHandler = metrics })
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
 	return st, tc, nil
+}
+
+// processMetrics is a process's Prometheus registry and the listener serving it at /metrics.
+type processMetrics struct {
+	registry *prometheus.Registry
+	server   *api.MetricsServer
+	temporal client.MetricsHandler
+}
+
+// startMetrics serves the process's metrics at addr/metrics; with addr empty it returns nil and
+// nothing is recorded. The listener fails alone: its errors are logged, the process goes on.
+func startMetrics(addr string, log *zap.Logger) (*processMetrics, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	reg := api.NewMetricsRegistry()
+	temporal, err := api.TemporalMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := api.ListenMetrics(addr, reg)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := srv.Serve(); err != nil {
+			log.Error("metrics listener stopped", zap.Error(err))
+		}
+	}()
+	log.Info("metrics listening", zap.String("url", srv.URL()))
+	return &processMetrics{registry: reg, server: srv, temporal: temporal}, nil
+}
+
+// temporalHandler is the Temporal client's metrics handler; nil (the SDK's no-op) when off.
+func (m *processMetrics) temporalHandler() client.MetricsHandler {
+	if m == nil {
+		return nil
+	}
+	return m.temporal
+}
+
+// stop closes the listener.
+func (m *processMetrics) stop() {
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = m.server.Close(ctx)
+}
+
+// metricsFlag is the --metrics flag of the api and worker commands.
+func metricsFlag(cmd *cobra.Command, addr *string) {
+	cmd.Flags().StringVar(addr, "metrics", envOr("FIELDFLOW_METRICS_ADDR", ""), "address of the Prometheus /metrics listener, like :9464; off when empty (env FIELDFLOW_METRICS_ADDR)")
 }
 
 func apiCommand(g *globals) *cobra.Command {
@@ -70,6 +126,7 @@ func apiCommand(g *globals) *cobra.Command {
 		definitions string
 		publicURL   string
 		smtpIntake  string
+		metricsAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -96,7 +153,12 @@ should receive mail listen for it.`,
 			if err := trustIdentityProvider(ctx, keys, log); err != nil {
 				return err
 			}
-			st, tc, err := conn.dial(ctx, log)
+			metrics, err := startMetrics(metricsAddr, log)
+			if err != nil {
+				return err
+			}
+			defer metrics.stop()
+			st, tc, err := conn.dial(ctx, log, metrics.temporalHandler())
 			if err != nil {
 				return err
 			}
@@ -108,6 +170,9 @@ should receive mail listen for it.`,
 			}
 			go reloadOnHangup(ctx, registry, log)
 			cfg := apiConfig(log, keys, workflows.NewClient(tc), st, registry, publicURL)
+			if metrics != nil {
+				cfg.Metrics = metrics.registry
+			}
 			srv := &http.Server{
 				Addr:              httpAddr,
 				ReadHeaderTimeout: 10 * time.Second,
@@ -153,6 +218,7 @@ should receive mail listen for it.`,
 	cmd.Flags().StringVar(&publicURL, "public-url", envOr("FIELDFLOW_PUBLIC_URL", "http://localhost:8080"), "public address of the API, for links in mail and QR codes (env FIELDFLOW_PUBLIC_URL)")
 	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions (env FIELDFLOW_DEFINITIONS)")
 	cmd.Flags().StringVar(&smtpIntake, "smtp-intake", envOr("FIELDFLOW_SMTP_INTAKE", ""), "address of the SMTP intake of the service mailboxes, like :2525; off when empty (env FIELDFLOW_SMTP_INTAKE)")
+	metricsFlag(cmd, &metricsAddr)
 	return cmd
 }
 
@@ -161,6 +227,7 @@ func workerCommand(g *globals) *cobra.Command {
 		conn        connections
 		definitions string
 		baseURL     string
+		metricsAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -185,7 +252,12 @@ func workerCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, tc, err := conn.dial(ctx, log)
+			metrics, err := startMetrics(metricsAddr, log)
+			if err != nil {
+				return err
+			}
+			defer metrics.stop()
+			st, tc, err := conn.dial(ctx, log, metrics.temporalHandler())
 			if err != nil {
 				return err
 			}
@@ -204,6 +276,7 @@ func workerCommand(g *globals) *cobra.Command {
 	conn.flags(cmd)
 	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions, checked at start (env FIELDFLOW_DEFINITIONS)")
 	cmd.Flags().StringVar(&baseURL, "public-url", envOr("FIELDFLOW_PUBLIC_URL", "http://localhost:8080"), "public address of the API, for links in messages (env FIELDFLOW_PUBLIC_URL)")
+	metricsFlag(cmd, &metricsAddr)
 	return cmd
 }
 
