@@ -69,6 +69,16 @@ bench: build ## Load-test: BENCH_N service-request lifecycles at BENCH_C concurr
 	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) $(BENCH_FLAGS)
 	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) --kind work-order $(BENCH_FLAGS)
 
+# benchstat compares benchmark runs; the Go benchmarks write bench-go.txt (BENCH_OUT).
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_OUT ?= bench-go.txt
+
+.PHONY: bench-go
+bench-go: ## Go benchmarks of process/ and api/, 6 runs with allocations, into bench-go.txt; OLD=file compares
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./process/ ./api/ | tee $(BENCH_OUT)
+	@! grep -q '^FAIL' $(BENCH_OUT)
+	$(GO) run $(BENCHSTAT) $(OLD) $(BENCH_OUT)
+
 .PHONY: defs
 defs: build ## Validate the process definitions in definitions/
 	./$(BIN) defs validate definitions

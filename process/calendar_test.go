@@ -544,10 +544,43 @@ func TestParseTimeSpan(t *testing.T) {
 	require.Equal(t, "09:05-24:00", TimeSpan{Start: 545, End: 1440}.String())
 }
 
+// BenchmarkAddBusiness measures business-time arithmetic on short and long spans, across a
+// weekend, a daylight-saving change and holidays.
 func BenchmarkAddBusiness(b *testing.B) {
-	cal := compiledCalendar(b, lunchYAML)
-	start := at(b, "2026-03-27 16:30 +02:00")
-	for b.Loop() {
-		_ = cal.AddBusiness(start, 160*time.Hour) // four working weeks
+	lunch := compiledCalendar(b, lunchYAML)
+	office := compiledCalendar(b, officeYAML+`holidays:
+  - {date: 2026-12-24, name: Christmas Eve}
+  - {date: 2026-12-25, name: Christmas Day}
+  - {date: 2026-12-26, name: Boxing Day}
+  - {date: 2027-01-01, name: New Year's Day}
+  - {date: 2027-01-06, name: Epiphany}
+`)
+	for _, tc := range []struct {
+		name  string
+		cal   *Calendar
+		start string
+		d     time.Duration
+	}{
+		{"2h_same_day", office, "2026-11-23 10:00 +02:00", 2 * time.Hour},
+		{"8h_over_weekend", office, "2026-11-27 16:30 +02:00", 8 * time.Hour},
+		{"40h_over_holidays", office, "2026-12-22 09:00 +02:00", 40 * time.Hour},
+		{"160h_four_weeks", lunch, "2026-03-27 16:30 +02:00", 160 * time.Hour}, // over the change to summer time
+		{"2000h_a_year", lunch, "2026-01-05 09:00 +02:00", 2000 * time.Hour},
+	} {
+		start := at(b, tc.start)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = tc.cal.AddBusiness(start, tc.d)
+			}
+		})
 	}
+	b.Run("between_four_weeks", func(b *testing.B) {
+		start := at(b, "2026-03-27 16:30 +02:00")
+		end := lunch.AddBusiness(start, 160*time.Hour)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = lunch.BusinessBetween(start, end)
+		}
+	})
 }
