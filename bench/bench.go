@@ -485,14 +485,18 @@ func (d *driver) historyEvents(ctx context.Context, runs []string) (float64, err
 	return round(float64(total) / float64(n)), nil
 }
 
-// rssMB is the resident memory of this process, which in `fieldflow bench` holds the whole stack.
-func rssMB() float64 {
+// rssMB is the resident memory of this process, which in `fieldflow bench` holds the whole stack;
+// peakRSSMB its high-water mark.
+func rssMB() float64     { return procStatusMB("VmRSS:") }
+func peakRSSMB() float64 { return procStatusMB("VmHWM:") }
+
+func procStatusMB(key string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, key); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
 			return round(kb / 1024)
 		}

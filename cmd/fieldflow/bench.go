@@ -22,6 +22,9 @@ func benchCommand(g *globals) *cobra.Command {
 	var (
 		definitions string
 		keep        bool
+		scale       int
+		stickyCache int
+		timerGrace  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -50,6 +53,9 @@ the process's memory. See BENCHMARKS.md.`,
 				dataDir = dir
 			}
 			log := g.log
+			if stickyCache > 0 {
+				sdkworker.SetStickyWorkflowCacheSize(stickyCache)
+			}
 			stack, err := devstack.Start(ctx, devstack.Config{
 				DataDir: dataDir, DefinitionsDir: definitions, HTTPAddr: "127.0.0.1:0", Logger: log,
 			})
@@ -57,6 +63,25 @@ the process's memory. See BENCHMARKS.md.`,
 				return err
 			}
 			defer stack.Stop()
+			token := func(sub string, groups []string, roles ...auth.Role) (string, error) {
+				return stack.Keys.Issue(auth.Principal{Subject: sub, Roles: roles, Groups: groups}, 2*time.Hour, time.Now())
+			}
+			if scale > 0 {
+				pool, err := pgxpool.New(ctx, stack.DatabaseURL)
+				if err != nil {
+					return err
+				}
+				defer pool.Close()
+				cache := stickyCache
+				if cache == 0 {
+					cache = 10000 // the SDK's default
+				}
+				_, err = bench.RunScale(ctx, bench.ScaleOptions{
+					N: scale, C: o.C, Queue: "bench-seconds", Grace: timerGrace, Wait: 10 * time.Minute, StickyCacheSize: cache,
+					APIURL: stack.APIURL, Token: token, DB: pool, Out: cmd.OutOrStdout(),
+				})
+				return err
+			}
 			if o.Baseline {
 				stop, err := startBaseline(ctx, stack, log)
 				if err != nil {
@@ -65,9 +90,7 @@ the process's memory. See BENCHMARKS.md.`,
 				defer stop()
 			}
 			o.APIURL, o.Temporal, o.Out = stack.APIURL, stack.Client(), cmd.OutOrStdout()
-			o.Token = func(sub string, groups []string, roles ...auth.Role) (string, error) {
-				return stack.Keys.Issue(auth.Principal{Subject: sub, Roles: roles, Groups: groups}, 2*time.Hour, time.Now())
-			}
+			o.Token = token
 			if o.Definition == "" {
 				o.Definition = map[string]string{bench.KindServiceRequest: "bench", bench.KindWorkOrder: "bench-repair"}[o.Kind]
 			}
@@ -90,6 +113,9 @@ the process's memory. See BENCHMARKS.md.`,
 	f.IntVar(&o.HistorySample, "history-sample", 20, "runs per side whose history events are counted")
 	f.BoolVar(&o.PrintHistory, "print-history", false, "print the history event types of one run of each side")
 	f.BoolVar(&keep, "keep", false, "keep the temporary data directory")
+	f.IntVar(&scale, "scale", 0, "instead: open this many service requests with second-scale SLA timers (queue bench-seconds) and check every timer fires on time")
+	f.IntVar(&stickyCache, "sticky-cache", 0, "the worker's sticky workflow cache size (default: the SDK's 10000)")
+	f.DurationVar(&timerGrace, "timer-grace", 5*time.Second, "with --scale: how late a timer may fire and count as on time")
 	return cmd
 }
 
