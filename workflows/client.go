@@ -40,7 +40,7 @@ func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in p
 		ID:                    ServiceRequestWorkflowID(in.ID),
 		StaticSummary:         ServiceRequestSummary(in.Number, q, preview.Priority),
 		TypedSearchAttributes: temporal.NewSearchAttributes(serviceRequestAttributes(preview)...),
-	}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor})
+	}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor, Lean: true})
 	return requestResult(ctx, handle, err)
 }
 
@@ -157,7 +157,7 @@ func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, i
 		ID:                    WorkOrderWorkflowID(in.ID),
 		StaticSummary:         WorkOrderSummary(in.Number, t, preview.Priority),
 		TypedSearchAttributes: temporal.NewSearchAttributes(workOrderAttributes(preview)...),
-	}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor})
+	}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor, Lean: true})
 	return orderResult(ctx, handle, err)
 }
 

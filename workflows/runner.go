@@ -50,6 +50,12 @@ type runner[S record] struct {
 	// effects counts effects in flight.
 	effects   int
 	published []string
+	// lean: effects that only write to PostgreSQL (an invoice, an engineer's pick) run as local
+	// activities, and a run that closes leaves its timers to end with it instead of cancelling
+	// them — fewer history events per lifecycle. The run's input says so (Lean), not a version
+	// marker, which would cost a marker and a search-attribute upsert per run; runs started
+	// before it replay in their old shape.
+	lean bool
 }
 
 type runningTimer struct {
@@ -130,9 +136,12 @@ func (r *runner[S]) reconcileTimers(ctx workflow.Context) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	closing := r.lean && r.in.closed(r.state)
 	for _, id := range ids {
 		if !keep[id] {
-			r.timers[id].cancel()
+			if !closing {
+				r.timers[id].cancel() // a closing run's timers end with it: no cancel event each
+			}
 			delete(r.timers, id)
 		}
 	}
@@ -202,20 +211,18 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 			continue
 		case process.PickEngineer:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
-				actx := workflow.WithActivityOptions(gctx, effectOptions)
 				var a *activities.Assignments
 				var res activities.PickEngineerResult
-				err := workflow.ExecuteActivity(actx, a.PickEngineer, activities.PickEngineerInput{
+				err := r.storeEffect(gctx, a.PickEngineer, activities.PickEngineerInput{
 					Key: r.in.recordID(r.state) + ":" + e.EffectID, Group: e.Group, Strategy: e.Strategy,
 				}).Get(gctx, &res)
 				return "pick", e.EffectID, map[string]string{"engineer": res.Engineer}, err
 			}
 		case process.IssueInvoice:
 			run = func(gctx workflow.Context) (string, string, map[string]string, error) {
-				actx := workflow.WithActivityOptions(gctx, effectOptions)
 				var a *activities.Invoices
 				var res activities.IssueInvoiceResult
-				err := workflow.ExecuteActivity(actx, a.Issue, activities.IssueInvoiceInput{
+				err := r.storeEffect(gctx, a.Issue, activities.IssueInvoiceInput{
 					RequestID: e.RequestID, Charges: e.Charges, Total: e.Total, At: now(gctx),
 				}).Get(gctx, &res)
 				return "invoice", e.EffectID, map[string]string{"number": res.Number}, err
@@ -239,6 +246,15 @@ func (r *runner[S]) startEffects(ctx workflow.Context, effects []process.Effect)
 			r.inbox = append(r.inbox, done)
 		})
 	}
+}
+
+// storeEffect runs an effect that only writes to PostgreSQL: a local activity in a lean run (no
+// scheduled/started/completed events, no extra workflow task), a regular one before.
+func (r *runner[S]) storeEffect(ctx workflow.Context, activity, input any) workflow.Future {
+	if r.lean {
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, storeEffectOptions), activity, input)
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, effectOptions), activity, input)
 }
 
 // listen feeds the actions that arrive as signals into the inbox.
@@ -308,6 +324,17 @@ var projectionOptions = workflow.LocalActivityOptions{
 		InitialInterval:    100 * time.Millisecond,
 		BackoffCoefficient: 2,
 		MaximumInterval:    10 * time.Second,
+	},
+}
+
+// storeEffectOptions: invoices and picks are PostgreSQL writes keyed so a retry repeats nothing;
+// they retry until the database takes them.
+var storeEffectOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    100 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
 	},
 }
 

@@ -29,6 +29,7 @@ func ServiceRequest(ctx workflow.Context, in ServiceRequestInput) (ServiceReques
 		}
 	}
 	w.r = newRunner(w.interpreter(), state)
+	w.r.lean = in.Lean
 	if in.Resume != nil {
 		w.r.projected = in.Resume.Revision
 	}

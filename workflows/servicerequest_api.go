@@ -51,6 +51,9 @@ type ServiceRequestInput struct {
 	Actor string                    `json:"actor"`
 	// Resume is the state carried over by continue-as-new; nil for a new request.
 	Resume *process.ServiceRequest `json:"resume,omitempty"`
+	// Lean is set by every start since the lean run shape (see runner.lean); runs started
+	// before it replay without it.
+	Lean bool `json:"lean,omitempty"`
 }
 
 // ServiceRequestResult is what a finished ServiceRequest run returns: the closed request.

@@ -60,6 +60,7 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, env: env, store: st, id: id, input: workflows.ServiceRequestInput{
 		Queue: q,
 		Actor: "alice",
+		Lean:  true, // as every client starts runs
 		New: process.NewServiceRequest{
 			ID: id, Number: "SR-2026-000007", Queue: "billing", Subject: "Invoice charged twice",
 			Contact: process.Contact{Email: "ada@example.com"}, Impact: "high", Urgency: "high",

@@ -55,7 +55,7 @@ stages:
 	u.at(5*time.Hour+time.Minute, workflows.UpdateAct, act(process.ActionProgress))
 	resolved := true
 	u.at(72*time.Hour, workflows.UpdateAct, act(process.ActionClose, func(a *process.Action) { a.Resolved = &resolved }))
-	env.ExecuteWorkflow(workflows.ServiceRequest, workflows.ServiceRequestInput{Queue: q, Actor: "alice", New: process.NewServiceRequest{
+	env.ExecuteWorkflow(workflows.ServiceRequest, workflows.ServiceRequestInput{Queue: q, Actor: "alice", Lean: true, New: process.NewServiceRequest{
 		ID: id, Number: "SR-T-1", Queue: "timed", Subject: "Timed", Contact: process.Contact{Email: "a@example.com"},
 	}})
 	require.NoError(t, env.GetWorkflowError())

@@ -34,6 +34,7 @@ func WorkOrder(ctx workflow.Context, in WorkOrderInput) (WorkOrderResult, error)
 		}
 	}
 	w.r = newRunner(w.interpreter(), state)
+	w.r.lean = in.Lean
 	if in.Resume != nil {
 		w.r.projected = in.Resume.Revision
 	}

@@ -25,6 +25,9 @@ type WorkOrderInput struct {
 	Actor string                 `json:"actor"`
 	// Resume is the state carried over by continue-as-new; nil for a new work order.
 	Resume *process.WorkOrder `json:"resume,omitempty"`
+	// Lean is set by every start since the lean run shape (see runner.lean); runs started
+	// before it replay without it.
+	Lean bool `json:"lean,omitempty"`
 }
 
 // WorkOrderResult is what a finished WorkOrder run returns.

@@ -86,7 +86,7 @@ func TestRepairWorkOrder(t *testing.T) {
 	require.NoError(t, err)
 	worker.Register(env, worker.Dependencies{Store: st, BaseURL: "https://fieldflow.example", Keys: keys})
 	id := uuid.NewString()
-	in := workflows.WorkOrderInput{Type: repair, Actor: "alice", New: process.NewWorkOrder{
+	in := workflows.WorkOrderInput{Type: repair, Actor: "alice", Lean: true, New: process.NewWorkOrder{
 		ID: id, Number: "WO-2026-000001", RecordType: "repair", Subject: "Boiler leaking", Channel: "agent",
 		Contact: process.Contact{Name: "Ada", Email: "ada@example.com"}, Device: process.Device{Category: "hvac"},
 	}}
@@ -212,7 +212,7 @@ func TestRatingAutoCompletes(t *testing.T) {
 			a.StepID, a.LaborMinutes = step, 30
 		}))
 	}
-	env.ExecuteWorkflow(workflows.WorkOrder, workflows.WorkOrderInput{Type: installation, Actor: "alice", New: process.NewWorkOrder{
+	env.ExecuteWorkflow(workflows.WorkOrder, workflows.WorkOrderInput{Type: installation, Actor: "alice", Lean: true, New: process.NewWorkOrder{
 		ID: id, Number: "IN-2026-000001", RecordType: "installation", Subject: "New heat pump", Channel: "agent",
 		Fields: map[string]string{"value": "1200"},
 	}})
@@ -264,7 +264,7 @@ func TestConversionStartsAWorkOrder(t *testing.T) {
 			report = arg.(workflows.ActInput)
 			return errors.New("the request's run has ended")
 		}).Once()
-	env.ExecuteWorkflow(workflows.ServiceRequest, workflows.ServiceRequestInput{Queue: queue, Actor: "alice", New: process.NewServiceRequest{
+	env.ExecuteWorkflow(workflows.ServiceRequest, workflows.ServiceRequestInput{Queue: queue, Actor: "alice", Lean: true, New: process.NewServiceRequest{
 		ID: id, Number: "TS-2026-000001", Queue: "technical-support", Subject: "Router burnt out", Description: "smoke from the box",
 		Contact: process.Contact{Name: "Ada", Email: "ada@example.com"}, Categories: []string{"equipment/faulty"},
 	}})
