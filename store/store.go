@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,11 +33,19 @@ type Store struct {
 	q    *db.Queries
 }
 
+// defaultMaxConns is the connection pool's size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
+
 // Open connects to the database at url. It does not run migrations; call Migrate.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (4 on a 2-core machine) queues the API's reads behind the worker's
+		// projections under concurrent agents; the URL's pool_max_conns still wins.
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
