@@ -321,17 +321,24 @@ func (d *driver) serviceRequest(ctx context.Context, agent int, s *side) error {
 		return err
 	}
 	s.ran(workflows.ServiceRequestWorkflowID(sr.ID))
-	path := "/v1/service-requests/" + sr.ID
-	for _, step := range []struct {
-		path string
-		body any
-	}{
+	return d.steps(ctx, s, tok, "/v1/service-requests/"+sr.ID, []step{
 		{"/progress", nil},
 		{"/progress", nil},
 		{"/charges", map[string]any{"kind": "service", "description": "Refund handling", "quantity": 1, "unitPrice": 50}},
 		{"/close", map[string]any{"resolved": true, "resolution": "refunded the second charge"}},
-	} {
-		if err := s.timed(func() error { return d.call(ctx, "POST", path+step.path, tok, step.body, http.StatusOK, nil) }); err != nil {
+	})
+}
+
+// step is one timed action of a lifecycle: a POST to a path under the record.
+type step struct {
+	path string
+	body any
+}
+
+// steps posts the actions in order, each timed, and stops at the first failure.
+func (d *driver) steps(ctx context.Context, s *side, token, record string, steps []step) error {
+	for _, st := range steps {
+		if err := s.timed(func() error { return d.call(ctx, "POST", record+st.path, token, st.body, http.StatusOK, nil) }); err != nil {
 			return err
 		}
 	}
@@ -438,22 +445,12 @@ func (d *driver) workOrder(ctx context.Context, agent int, s *side) error {
 			return s.timed(func() error { return err })
 		}
 	}
-	tok := d.engineers[wo.Offer.Engineer]
-	steps := []struct {
-		path string
-		body any
-	}{
+	return d.steps(ctx, s, d.engineers[wo.Offer.Engineer], path, []step{
 		{"/accept", nil},
 		{"/steps/arrive/complete", map[string]any{}},
 		{"/steps/diagnose/complete", map[string]any{"result": "worn seal"}},
 		{"/steps/repair/complete", map[string]any{"result": "seal replaced"}},
-	}
-	for _, step := range steps {
-		if err := s.timed(func() error { return d.call(ctx, "POST", path+step.path, tok, step.body, http.StatusOK, nil) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // historyEvents is the mean number of history events of a sample of the runs.
