@@ -244,6 +244,9 @@ type Queue struct {
 	// Conversions are the work orders an agent may convert a request into, with their field
 	// mappings (POST /v1/service-requests/{id}/convert).
 	Conversions []ConvertAction `yaml:"conversions" json:"conversions,omitempty"`
+	// Intake says which channels create requests, who handles the unassigned ones, and how
+	// requests from customers are filled in and routed.
+	Intake *Intake `yaml:"intake" json:"intake,omitempty"`
 }
 
 // FieldDef declares a custom field of a queue.

@@ -56,6 +56,7 @@ type RequestView struct {
 	Contact     ContactView    `expr:"contact"`
 	Owner       string         `expr:"owner"`
 	Team        string         `expr:"team"`
+	Channel     string         `expr:"channel"`
 	Categories  []string       `expr:"categories"`
 	Tags        []string       `expr:"tags"`
 	Charges     ChargesView    `expr:"charges"`

@@ -360,6 +360,9 @@ var fieldSchemas = map[string]func() *jsonSchema{
 		return &jsonSchema{Type: "array", MinItems: schemaInt(1), Items: schemaRef("Stage")}
 	},
 	"WorkOrderType.intake": func() *jsonSchema { return schemaList(schemaWords(intakeChannels...)) },
+	"Intake.channels":      func() *jsonSchema { return schemaList(schemaWords(RequestChannels...)) },
+	"Handling.roles":       func() *jsonSchema { return schemaList(schemaRef(identifierDef)) },
+	"Handling.groups":      func() *jsonSchema { return schemaList(schemaRef(identifierDef)) },
 	"WorkOrderType.nodes": func() *jsonSchema {
 		return &jsonSchema{Type: "array", MinItems: schemaInt(1), Items: schemaRef("Node")}
 	},
@@ -910,17 +913,49 @@ var schemaDocs = map[string]string{
 		"three-by-three matrix of high, medium and low giving critical, high, medium and low.",
 	"Process.stages": "The stages, in order: exactly one with state new (first), any number in_progress, " +
 		"exactly one closed (last).",
-	"Process.sla":          "Service-level targets, per priority.",
-	"Process.automations":  "Actions to run when events happen.",
-	"Queue.categories":     "The categories a request of this queue may have.",
-	"Queue.conversions":    "The work orders an agent may convert a request into (POST /v1/service-requests/{id}/convert), each with its field mapping.",
-	"Queue.fields":         "Custom fields of the queue's requests: typed, checked on every create and update, seen by expressions as request.fields.",
-	"FieldDef":             "A custom field.",
-	"FieldDef.id":          "The field's id, used in the API (fields.ID) and in expressions (request.fields.ID).",
-	"FieldDef.title":       "The field's name as people read it.",
-	"FieldDef.type":        "text, number, boolean, date (YYYY-MM-DD) or choice (one of options).",
-	"FieldDef.required":    "A request cannot be created without a value.",
-	"FieldDef.options":     "The values a choice field allows.",
+	"Process.sla":         "Service-level targets, per priority.",
+	"Process.automations": "Actions to run when events happen.",
+	"Queue.categories":    "The categories a request of this queue may have.",
+	"Queue.conversions":   "The work orders an agent may convert a request into (POST /v1/service-requests/{id}/convert), each with its field mapping.",
+	"Queue.fields":        "Custom fields of the queue's requests: typed, checked on every create and update, seen by expressions as request.fields.",
+	"FieldDef":            "A custom field.",
+	"FieldDef.id":         "The field's id, used in the API (fields.ID) and in expressions (request.fields.ID).",
+	"FieldDef.title":      "The field's name as people read it.",
+	"FieldDef.type":       "text, number, boolean, date (YYYY-MM-DD) or choice (one of options).",
+	"FieldDef.required":   "A request cannot be created without a value.",
+	"FieldDef.options":    "The values a choice field allows.",
+	"Queue.intake": "Who and what creates the queue's requests: the channels, the staff who handle requests " +
+		"nobody owns, and the defaults and assignment rules applied to requests customers create.",
+	"Intake": "A queue's intake settings. Requests customers create (portal, guest, email) get the defaults and " +
+		"are routed by the rules; those no rule routes and without a default owner or team wait unassigned in " +
+		"the to-do pool of the handling roles and groups until one claims them. Requests agents create keep " +
+		"what the agent gives (without owner or team, the agent owns them).",
+	"Intake.channels": "The channels that may create requests: agent and online-service (staff, the agent " +
+		"console during a chat or call), portal (a registered contact), guest (a contact without an account), " +
+		"email (the service mailbox). Default: agent and online-service.",
+	"Intake.handling": "The staff who handle the queue's requests: anyone with one of the roles or in one of " +
+		"the groups sees unassigned requests in GET /v1/todo/pool and may claim them.",
+	"Intake.defaults": "Values given to requests customers create, where the customer gave none.",
+	"Intake.rules": "Assignment rules for requests customers create, in priority order: the first whose " +
+		"condition holds gives the team, the owner or both. When none holds, the default owner and team apply, " +
+		"and without them the request stays unassigned.",
+	"Handling":              "The roles and groups whose members claim unassigned requests.",
+	"Handling.roles":        "Roles (like agent) whose holders may claim.",
+	"Handling.groups":       "Groups (teams, like billing-desk) whose members may claim.",
+	"RequestDefaults":       "Defaults for requests customers create.",
+	"RequestDefaults.owner": "The user who owns a request no rule routes.",
+	"RequestDefaults.team":  "The team (group) a request no rule routes goes to.",
+	"RequestDefaults.impact": "The impact when the customer gives none; with urgency it sets the priority " +
+		"through the priority matrix. The matrix's default impact when not given.",
+	"RequestDefaults.urgency":    "The urgency when the customer gives none. The matrix's default urgency when not given.",
+	"RequestDefaults.categories": "The categories of a request that names none; each must be a category of the queue.",
+	"RequestDefaults.tags":       "The tags of a request that gives none.",
+	"AssignmentRule":             "An assignment rule: when the condition holds, the request goes to the team, the owner, or both.",
+	"AssignmentRule.when": "The condition, an expression starting with = over the new request (request.channel, " +
+		"request.priority, request.categories, request.contact.email, request.fields …), like " +
+		"= \"refund\" in request.categories.",
+	"AssignmentRule.team":  "The team (group) to route to: a name, or an expression (starting with =) that gives one.",
+	"AssignmentRule.owner": "The user to route to: a name, or an expression (starting with =) that gives one.",
 	"WorkOrderType.intake": "The channels that may create work orders of this type; any when not given.",
 	"WorkOrderType.nodes": "The steps of the process, in order; a node goes on to the next one in the list " +
 		"unless it says otherwise. The last node ends the process (type end) or names where to go.",

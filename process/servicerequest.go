@@ -23,8 +23,15 @@ type ServiceRequest struct {
 	Contact     Contact    `json:"contact"`
 	Owner       string     `json:"owner,omitempty"`
 	Team        string     `json:"team,omitempty"`
-	Categories  []string   `json:"categories"`
-	Tags        []string   `json:"tags"`
+	// Channel is how the request came in (agent, online-service, portal, guest, email); Conversation
+	// the chat or call an agent created it from.
+	Channel      string        `json:"channel,omitempty"`
+	Conversation *Conversation `json:"conversation,omitempty"`
+	// Handling are the roles and groups that handle the request (the queue's, when it was created):
+	// while it has neither owner nor team it waits in their to-do pool.
+	Handling   *Handling `json:"handling,omitempty"`
+	Categories []string  `json:"categories"`
+	Tags       []string  `json:"tags"`
 	// Fields holds the values of the queue's custom fields.
 	Fields map[string]any `json:"fields"`
 	// Related lists the ids of related requests; a link shows on both requests.
@@ -97,6 +104,11 @@ type NewServiceRequest struct {
 	Related         []string       `json:"related,omitempty"`
 	Address         *Address       `json:"address,omitempty"`
 	AffectedService string         `json:"affectedService,omitempty"`
+	// Channel is how the request comes in: agent (the default), online-service, or a customer
+	// channel (portal, guest, email), whose requests get the queue's defaults and rules.
+	Channel string `json:"channel,omitempty"`
+	// Conversation is the chat or call an agent creates the request from.
+	Conversation *Conversation `json:"conversation,omitempty"`
 }
 
 // Changes are the fields an update changes; nil ones stay as they are. The contact and the queue
@@ -146,9 +158,18 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 	if err := ValidateNewServiceRequest(q, in); err != nil {
 		return ServiceRequest{}, nil, err
 	}
+	if in.Channel == "" {
+		in.Channel = ChannelAgent
+	}
+	customer := IsCustomerChannel(in.Channel)
+	if customer {
+		in = withDefaults(q, in)
+	}
 	impact, urgency, priority := q.priorityFor(in.Impact, in.Urgency)
+	// A request an agent creates without owner or team is the agent's: they are talking to the
+	// customer. One from a customer is routed below.
 	owner := in.Owner
-	if owner == "" && in.Team == "" {
+	if owner == "" && in.Team == "" && !customer {
 		owner = actor
 	}
 	first := q.Stages[0]
@@ -166,6 +187,9 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 		Contact:         in.Contact,
 		Owner:           owner,
 		Team:            in.Team,
+		Channel:         in.Channel,
+		Conversation:    in.Conversation,
+		Handling:        q.handling(),
 		Categories:      nonNil(in.Categories),
 		Tags:            nonNil(in.Tags),
 		Related:         nonNil(in.Related),
@@ -185,11 +209,31 @@ func CreateServiceRequest(q *Queue, in NewServiceRequest, actor string, now time
 	sr.Fields, _ = checkFieldValues(q.Fields, in.Fields, true)
 	sr.Fields = mergeFields(nil, sr.Fields)
 	j := &journal{now: now, rev: &sr.Revision}
-	details := map[string]any{"stage": sr.Stage, "priority": sr.Priority, "owner": sr.Owner, "team": sr.Team}
+	// Rules see the request as created; their failures are recorded after the creation.
+	var routing journal
+	var routedBy string
+	if customer {
+		var scratch int64
+		routing = journal{now: now, rev: &scratch}
+		sr.Owner, sr.Team, routedBy = srRoute(q, sr, &routing)
+	}
+	details := map[string]any{"stage": sr.Stage, "priority": sr.Priority, "owner": sr.Owner, "team": sr.Team, "channel": sr.Channel}
 	if sr.SLA.DueAt != nil {
 		details["dueAt"] = *sr.SLA.DueAt
 	}
+	if c := sr.Conversation; c != nil {
+		details["conversation"] = map[string]any{"channel": c.Channel, "reference": c.Reference}
+	}
+	if customer {
+		details["routedBy"] = routedBy
+		if sr.Unassigned() {
+			details["routedBy"] = "pool"
+		}
+	}
 	j.emit(EventCreated, actor, details)
+	for _, e := range routing.events {
+		j.add(e)
+	}
 	for _, other := range sr.Related {
 		j.effects = append(j.effects, Relate{Other: other, Self: sr.ID})
 	}
@@ -229,6 +273,7 @@ func ValidateNewServiceRequest(q *Queue, in NewServiceRequest) error {
 	_, ferrs := checkFieldValues(q.Fields, in.Fields, true)
 	fields = append(fields, ferrs...)
 	fields = append(fields, checkRelated(in.ID, in.Related, "related")...)
+	fields = append(fields, checkIntake(q, in)...)
 	if len(fields) > 0 {
 		return &Error{Code: CodeInvalid, Message: "the request has invalid fields", Fields: fields}
 	}
@@ -368,6 +413,8 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		j.effects = append(j.effects, Notify{EffectID: fmt.Sprintf("print:%d", sr.Revision), Recipients: []string{"contact"},
 			Channels: []string{"email"}, Print: true, Title: q.Title})
 		return nil
+	case ActionClaim:
+		return srClaim(sr, a, j)
 	case ActionTakeOver:
 		if sr.Owner == a.Actor {
 			return notAllowed("%s owns request %s already", a.Actor, sr.Number)
@@ -406,8 +453,8 @@ func srPermitted(sr *ServiceRequest, a Action) error {
 		return nil
 	}
 	switch a.Kind {
-	case ActionDecide, ActionCompleteTask:
-		return nil // the approval checks its approvers, the activity its assignee
+	case ActionDecide, ActionCompleteTask, ActionClaim:
+		return nil // the approval checks its approvers, the activity its assignee, the claim the handlers
 	case ActionAddNote, ActionUpdateNote, ActionDeleteNote, ActionAddAttachment:
 		if a.Actor == sr.Owner || (sr.Team != "" && slices.Contains(a.ActorGroups, sr.Team)) {
 			return nil
@@ -796,7 +843,7 @@ func srView(q *Queue, sr ServiceRequest, ev Event) SREnv {
 		Request: RequestView{
 			Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State), Priority: sr.Priority,
 			Impact: sr.Impact, Urgency: sr.Urgency, Subject: sr.Subject, Description: sr.Description,
-			Contact: contactView(sr.Contact), Owner: sr.Owner, Team: sr.Team,
+			Contact: contactView(sr.Contact), Owner: sr.Owner, Team: sr.Team, Channel: sr.Channel,
 			Categories: sr.Categories, Tags: sr.Tags, Fields: fieldsView(sr.Fields),
 			Charges: ChargesView{Total: chargesTotal(sr.Charges), Count: len(sr.Charges)},
 		},

@@ -46,7 +46,7 @@ func TestCreateServiceRequest(t *testing.T) {
 	require.Equal(t, DefinitionRef{Key: "billing", Version: q.Version}, sr.Definition)
 	require.Equal(t, int64(1), sr.Revision)
 	require.Equal(t, []Effect{Emit{Event: Event{Seq: 1, Type: EventCreated, Actor: "alice", At: t0,
-		Details: map[string]any{"stage": "new", "priority": "medium", "owner": "alice", "team": "", "dueAt": *sr.SLA.DueAt}}}}, effects)
+		Details: map[string]any{"stage": "new", "priority": "medium", "owner": "alice", "team": "", "channel": "agent", "dueAt": *sr.SLA.DueAt}}}}, effects)
 	// Medium priority: 3 days to complete, alert after 4 business hours in the new stage.
 	require.Equal(t, t0.Add(72*time.Hour), *sr.SLA.DueAt)
 	require.Equal(t, SLAOK, sr.SLA.Status)

@@ -443,6 +443,83 @@ func (c *checker) queue(q *Queue) {
 			c.add(path+".options", "only a choice field has options")
 		}
 	}
+	c.intake(q)
+}
+
+// intake checks a queue's intake settings: known channels, handlers for the requests customers
+// leave unassigned, defaults the queue allows, rules that compile and give a team or an owner.
+func (c *checker) intake(q *Queue) {
+	in := q.Intake
+	if in == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for i, ch := range in.Channels {
+		path := fmt.Sprintf("intake.channels[%d]", i)
+		switch {
+		case !slices.Contains(RequestChannels, ch):
+			c.add(path, "%q is not a channel of service requests (%s)%s", ch, strings.Join(RequestChannels, ", "), suggest(ch, RequestChannels))
+		case seen[ch]:
+			c.add(path, "channel %q is listed twice", ch)
+		}
+		seen[ch] = true
+	}
+	customers := slices.ContainsFunc(in.Channels, IsCustomerChannel)
+	if h := in.Handling; h != nil {
+		for i, r := range h.Roles {
+			if !slices.Contains(approverRoles, r) {
+				c.add(fmt.Sprintf("intake.handling.roles[%d]", i), "%q is not a role (%s)%s", r, strings.Join(approverRoles, ", "), suggest(r, approverRoles))
+			}
+		}
+		for i, g := range h.Groups {
+			if !idPattern.MatchString(g) {
+				c.add(fmt.Sprintf("intake.handling.groups[%d]", i), "group %q must start with a lower-case letter and use only a-z, 0-9, - and _", g)
+			}
+		}
+		if len(h.Roles) == 0 && len(h.Groups) == 0 {
+			c.add("intake.handling", "handling names the roles, the groups, or both whose members claim unassigned requests")
+		}
+	}
+	d := in.Defaults
+	if customers && (in.Handling == nil || len(in.Handling.Roles)+len(in.Handling.Groups) == 0) && (d == nil || (d.Owner == "" && d.Team == "")) {
+		c.add("intake.channels", "requests from customers (%s) that no rule routes wait unassigned for a handler to claim them: "+
+			"add handling: {roles: [agent]} (or groups), or a default owner or team", strings.Join(CustomerChannels, ", "))
+	}
+	if !customers && (d != nil || len(in.Rules) > 0) {
+		what := "rules"
+		if d != nil {
+			what = "defaults"
+		}
+		c.add("intake."+what, "%s apply to requests from customers (%s), and this queue takes none: add one to intake.channels", what, strings.Join(CustomerChannels, ", "))
+	}
+	if d != nil {
+		if d.Impact != "" && q.Priority.Matrix != nil && q.Priority.Matrix[d.Impact] == nil {
+			c.add("intake.defaults.impact", "%q is not an impact level of the priority matrix%s", d.Impact, suggest(d.Impact, sortedKeys(q.Priority.Matrix)))
+		}
+		if d.Urgency != "" && q.Priority.Matrix != nil {
+			impact := d.Impact
+			if q.Priority.Matrix[impact] == nil {
+				impact = q.Priority.Default.Impact
+			}
+			if _, ok := q.Priority.Matrix[impact][d.Urgency]; !ok {
+				c.add("intake.defaults.urgency", "%q is not an urgency level of the priority matrix", d.Urgency)
+			}
+		}
+		for i, cat := range d.Categories {
+			if !categoryAllowed(q.Categories, cat) {
+				c.add(fmt.Sprintf("intake.defaults.categories[%d]", i), "%q is not a category of the queue%s", cat, suggest(cat, q.Categories))
+			}
+		}
+	}
+	for i, r := range in.Rules {
+		path := fmt.Sprintf("intake.rules[%d]", i)
+		c.expr(path+".when", r.When)
+		c.text(path+".team", r.Team)
+		c.text(path+".owner", r.Owner)
+		if r.Team == "" && r.Owner == "" {
+			c.add(path, "an assignment rule gives a team, an owner, or both")
+		}
+	}
 }
 
 func (c *checker) workOrderType(w *WorkOrderType) {

@@ -581,19 +581,16 @@ func (m *woMachine) start(n Node, actor string) (next string, wait bool) {
 		m.j.emit(EventApprovalRequested, "system", map[string]any{"approval": id, "node": n.ID, "dueAt": ap.DueAt, "needed": ap.Needed})
 		return "", true
 	case NodeAssignment:
-		for _, r := range n.Rules {
-			if !m.condition(r.When) {
-				continue
-			}
-			group, err1 := m.text(r.Group)
-			engineer, err2 := m.text(r.Engineer)
-			if err := firstErr(err1, err2); err != nil {
-				m.j.add(expressionFailed(Event{Type: EventNodeEntered, At: m.j.now}, err))
-				continue
-			}
+		rules := make([]route, len(n.Rules))
+		for i, r := range n.Rules {
+			rules[i] = route{when: r.When, group: r.Group, person: r.Engineer}
+		}
+		group, engineer, i := firstRoute(rules, m.condition, m.text, func(err error) {
+			m.j.add(expressionFailed(Event{Type: EventNodeEntered, At: m.j.now}, err))
+		})
+		if i >= 0 {
 			m.wo.Group, m.wo.Engineer = group, engineer
 			m.j.emit(EventAssigned, "rules", map[string]any{"group": group, "engineer": engineer, "node": n.ID})
-			break
 		}
 		if n.Group != "" && m.wo.Group == "" {
 			if g, err := m.text(n.Group); err == nil {
