@@ -55,6 +55,9 @@ func (f *fixture) matrixRecords() map[policy.Object]map[policy.Relation]string {
 			sr.Activities = []process.Task{{ID: "a1", Title: "call back", User: matrixCaller, Status: "open", By: "olga", At: now}}
 		case policy.Approver:
 			sr.Approvals = pending()
+		case policy.Handler:
+			// Owned all the same: the relation does not need the request to be unassigned.
+			sr.Handling = &process.Handling{Groups: []string{matrixGroup}}
 		case 0:
 		default:
 			f.t.Fatalf("no service request fixture for relation %s", rel)
@@ -93,8 +96,9 @@ func (f *fixture) matrixRecords() map[policy.Object]map[policy.Relation]string {
 	return ids
 }
 
-// matrixURL fills a route's parameters: the record, and names the fixtures hold inside it.
-func matrixURL(route string, record string) string {
+// matrixURL fills a route's parameters: the record, and names the fixtures hold inside it; item is
+// the kind of to-do item of a rule for one kind.
+func matrixURL(route, record, item string) string {
 	parts := strings.Split(route, "/")
 	for i, p := range parts {
 		switch p {
@@ -107,7 +111,7 @@ func matrixURL(route string, record string) string {
 			case strings.HasSuffix(route, "/complete") && strings.HasPrefix(route, "/v1/todo/"):
 				parts[i] = record + ".a1"
 			case strings.HasSuffix(route, "/claim") && strings.HasPrefix(route, "/v1/todo/"):
-				parts[i] = record + ".pool"
+				parts[i] = record + "." + item
 			default:
 				parts[i] = "n1"
 			}
@@ -143,7 +147,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	var missing []string
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
-		if _, ok := policy.Lookup(method, path); !ok {
+		if _, ok := policy.Lookup(method, path, ""); !ok && policy.ItemRules(method, path) == nil {
 			missing = append(missing, r)
 		}
 	}
@@ -179,16 +183,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 
 	cells, allowed := 0, 0
+	var rules []policy.Rule
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
-		rule, _ := policy.Lookup(method, path)
+		if items := policy.ItemRules(method, path); items != nil {
+			rules = append(rules, items...)
+			continue
+		}
+		rule, _ := policy.Lookup(method, path, "")
+		rules = append(rules, rule)
+	}
+	for _, rule := range rules {
+		method, path := rule.Method, rule.Path
+		r := method + " " + path
+		if rule.Item != "" {
+			r += " (item " + rule.Item + ")"
+		}
 		if rule.Public != "" {
-			a, rid := call(method, matrixURL(path, "x"))
+			a, rid := call(method, matrixURL(path, "x", rule.Item))
 			require.False(t, denied(rid), "%s is public (%s) but was refused", r, rule.Public)
 			require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, a.status, "%s is public", r)
 			continue
 		}
-		a, rid := call(method, matrixURL(path, ids[policy.ServiceRequest][0]))
+		a, rid := call(method, matrixURL(path, ids[policy.ServiceRequest][0], rule.Item))
 		require.Equal(t, http.StatusUnauthorized, a.status, "%s without a token", r)
 		require.True(t, denied(rid))
 
@@ -206,7 +223,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if rule.List {
 					want = rule.Needed([]auth.Role{role}) != 0 // the list is narrowed, not refused (TestListScopes)
 				}
-				a, rid := call(method, matrixURL(path, record), role)
+				a, rid := call(method, matrixURL(path, record, rule.Item), role)
 				cell := fmt.Sprintf("%s as %s (%s)", r, role, rel)
 				cells++
 				if want {
@@ -221,7 +238,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d routes, %d role × relation cells (%d allowed)", len(routes), cells, allowed)
+	// A to-do item of a kind no rule knows does not exist, for everyone.
+	a, rid := call("POST", matrixURL("/v1/todo/:itemId/claim", ids[policy.ServiceRequest][0], "a1"), auth.RoleAdmin)
+	require.Equal(t, http.StatusNotFound, a.status)
+	require.True(t, denied(rid))
+	a, _ = call("POST", matrixURL("/v1/todo/:itemId/claim", ids[policy.ServiceRequest][0], "a1"))
+	require.Equal(t, http.StatusUnauthorized, a.status)
+	t.Logf("%d routes, %d rules, %d role × relation cells (%d allowed)", len(routes), len(rules), cells, allowed)
 }
 
 // TestListScopes checks that the lists show a caller exactly the records the policy lets them see.
@@ -232,7 +255,7 @@ func TestListScopes(t *testing.T) {
 		path   string
 		object policy.Object
 	}{{"/v1/service-requests?limit=200", policy.ServiceRequest}, {"/v1/work-orders?limit=200", policy.WorkOrder}} {
-		rule, ok := policy.Lookup("GET", strings.Split(list.path, "?")[0])
+		rule, ok := policy.Lookup("GET", strings.Split(list.path, "?")[0], "")
 		require.True(t, ok)
 		for _, role := range auth.Roles {
 			tok, err := f.keys.Issue(auth.Principal{Subject: matrixCaller, Roles: []auth.Role{role}, Groups: []string{matrixGroup}}, time.Hour, time.Now())

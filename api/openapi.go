@@ -126,8 +126,8 @@ var apiOperations = []apiOperation{
 	{method: "POST", path: "/v1/work-orders/:id/rating/skip", summary: "Skip the service rating node", result: "WorkOrder", mutates: true},
 	{method: "GET", path: "/v1/work-orders/:id/rating/qr.png", summary: "QR code of the rating invitation, shown on site", answer: answerPNG},
 	{method: "POST", path: "/v1/work-orders/:id/ratings", summary: "Record a rating on the customer's behalf", body: rateBody{}, result: "WorkOrder", mutates: true},
-	{method: "GET", path: "/v1/todo/pool", summary: "Unassigned work in my groups' pool"},
-	{method: "POST", path: "/v1/todo/:itemId/claim", summary: "Claim an item of the pool", result: "WorkOrder", mutates: true},
+	{method: "GET", path: "/v1/todo/pool", summary: "What waits to be claimed: work orders in my groups' pools (kind pool), unassigned service requests of queues I handle (kind claim)"},
+	{method: "POST", path: "/v1/todo/:itemId/claim", summary: "Claim an item of the pool: {id}.pool takes a work order (answers the work order), {id}.claim makes me the owner of a service request (answers the request); 409 when it was claimed first", mutates: true},
 
 	// Ratings.
 	{method: "GET", path: "/v1/ratings", summary: "List ratings (filters, cursor paging)", query: ratingListFilters},
@@ -298,11 +298,21 @@ func OpenAPI() (*openapi3.T, error) {
 		o := openapi3.NewOperation()
 		o.Summary = op.summary
 		o.OperationID = strings.ToLower(op.method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_", "-", "_").Replace(path)
-		rule, ok := policy.Lookup(op.method, op.path)
+		rule, ok := policy.Lookup(op.method, op.path, "")
+		if items := policy.ItemRules(op.method, op.path); !ok && items != nil {
+			// One rule per kind of item: describe each.
+			var parts []string
+			for _, r := range items {
+				parts = append(parts, fmt.Sprintf("Item {id}.%s (a %s): %s", r.Item, r.Object, r.Describe()))
+			}
+			rule, ok = items[0], true
+			o.Description = strings.Join(parts, " ")
+		} else {
+			o.Description = rule.Describe()
+		}
 		if !ok {
 			return nil, fmt.Errorf("openapi: %s %s has no access policy", op.method, op.path)
 		}
-		o.Description = rule.Describe()
 		if rule.Public != "" {
 			o.Security = &openapi3.SecurityRequirements{}
 		}

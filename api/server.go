@@ -43,7 +43,7 @@ type Store interface {
 	GetWorkOrder(ctx context.Context, id string) (process.WorkOrder, error)
 	ListWorkOrders(ctx context.Context, f store.WorkOrderFilter) (store.WorkOrderPage, error)
 	ListWorkOrderEvents(ctx context.Context, id string, afterSeq int64, limit int) ([]process.Event, error)
-	ListPool(ctx context.Context, groups []string) ([]store.TodoItem, error)
+	ListPool(ctx context.Context, groups, roles []string) ([]store.TodoItem, error)
 	SaveAttachment(ctx context.Context, f store.StoredFile) error
 	GetAttachment(ctx context.Context, recordID, id string) (store.StoredFile, error)
 	DeleteAttachment(ctx context.Context, id string) error

@@ -35,7 +35,16 @@ type createServiceRequestBody struct {
 	Related         []string         `json:"related"`
 	Address         *process.Address `json:"address"`
 	AffectedService string           `json:"affectedService"`
+	// Channel is agent (the default) or online-service (the default with a conversation): staff
+	// record requests on those; customers' channels belong to the portal.
+	Channel string `json:"channel"`
+	// Conversation is the chat or call the agent is in: {channel: web|phone|wechat|email|sms,
+	// reference}.
+	Conversation *process.Conversation `json:"conversation"`
 }
+
+// staffRequestChannels are the channels staff may record a request as.
+var staffRequestChannels = []string{process.ChannelAgent, process.ChannelOnlineService}
 
 // idNamespace derives request ids from idempotency keys.
 var idNamespace = uuid.MustParse("7d6c0a1e-5b0e-4d4e-9a57-2f7f3c1c9a10")
@@ -66,7 +75,16 @@ func (s *Server) createServiceRequest(c *gin.Context) {
 		ID: id, Queue: q.Key, Subject: body.Subject, Description: body.Description, Contact: body.Contact,
 		Impact: body.Impact, Urgency: body.Urgency, Categories: body.Categories, Tags: body.Tags,
 		Owner: body.Owner, Team: body.Team, Fields: body.Fields, Related: body.Related, Address: body.Address,
-		AffectedService: body.AffectedService,
+		AffectedService: body.AffectedService, Channel: body.Channel, Conversation: body.Conversation,
+	}
+	switch {
+	case in.Channel == "" && in.Conversation != nil:
+		in.Channel = process.ChannelOnlineService
+	case in.Channel == "":
+		in.Channel = process.ChannelAgent
+	case !slices.Contains(staffRequestChannels, in.Channel):
+		_ = c.Error(invalidFields(process.FieldError{Field: "channel", Message: fmt.Sprintf("staff record requests as %s", strings.Join(staffRequestChannels, ", "))}))
+		return
 	}
 	if err := s.requireRequests(c.Request.Context(), p, "related", body.Related); err != nil {
 		_ = c.Error(err)
@@ -309,13 +327,18 @@ func (s *Server) act(c *gin.Context, a process.Action) {
 // actAndReturn sends an action and returns the stored request; on failure it records the error
 // and ok is false.
 func (s *Server) actAndReturn(c *gin.Context, a process.Action) (process.ServiceRequest, bool) {
+	return s.actOnRequest(c, c.Param("id"), a)
+}
+
+// actOnRequest sends an action to the run of request id and returns the stored request; on
+// failure it records the error and ok is false.
+func (s *Server) actOnRequest(c *gin.Context, id string, a process.Action) (process.ServiceRequest, bool) {
 	p, _ := principalOf(c)
 	a.Actor = p.Subject
 	for _, r := range p.Roles {
 		a.ActorRoles = append(a.ActorRoles, string(r))
 	}
 	a.ActorGroups = p.Groups
-	id := c.Param("id")
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ActionTimeout)
 	defer cancel()
 	sr, err := s.cfg.Workflows.ActOnServiceRequest(ctx, id, a, s.updateID(c, p.Subject))

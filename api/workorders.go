@@ -327,10 +327,16 @@ func (s *Server) addWorkOrderAttachment(c *gin.Context) {
 	writeJSON(c, http.StatusCreated, wo)
 }
 
-// todoPool lists the work orders waiting in the pools of the caller's groups.
+// todoPool lists what waits for the caller to claim it: the work orders in the pools of their
+// groups (kind pool) and the unassigned service requests of queues their roles or groups handle
+// (kind claim).
 func (s *Server) todoPool(c *gin.Context) {
 	p, _ := principalOf(c)
-	items, err := s.cfg.Store.ListPool(c.Request.Context(), p.Groups)
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	items, err := s.cfg.Store.ListPool(c.Request.Context(), p.Groups, roles)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -338,15 +344,20 @@ func (s *Server) todoPool(c *gin.Context) {
 	writeJSON(c, http.StatusOK, gin.H{"items": items})
 }
 
-// claimTodo claims a pooled work order for the caller. Under concurrent claims exactly one wins;
-// the run answers the others 409, because the order has left the pool.
+// claimTodo claims an item of the pool for the caller: "<order id>.pool" takes a pooled work
+// order, "<request id>.claim" makes the caller the owner of an unassigned service request. Under
+// concurrent claims exactly one wins; the run answers the others 409, because the record has left
+// the pool. (authorize has already refused any other kind of item.)
 func (s *Server) claimTodo(c *gin.Context) {
-	recordID, kind, ok := strings.Cut(c.Param("itemId"), ".")
-	if !ok || kind != store.TodoPool {
-		_ = c.Error(notFound("no pooled work order " + c.Param("itemId")))
-		return
-	}
-	if wo, ok := s.actOnOrder(c, recordID, process.Action{Kind: process.ActionClaim}); ok {
-		writeJSON(c, http.StatusOK, wo)
+	recordID, kind, _ := strings.Cut(c.Param("itemId"), ".")
+	switch kind {
+	case store.TodoClaim:
+		if sr, ok := s.actOnRequest(c, recordID, process.Action{Kind: process.ActionClaim}); ok {
+			writeJSON(c, http.StatusOK, sr)
+		}
+	default:
+		if wo, ok := s.actOnOrder(c, recordID, process.Action{Kind: process.ActionClaim}); ok {
+			writeJSON(c, http.StatusOK, wo)
+		}
 	}
 }

@@ -45,6 +45,11 @@ const (
 	FollowUpAgent
 	// Pusher: the integration that pushed the work order through the API.
 	Pusher
+	// Handler: the caller has one of the service request's handling roles or is in one of its
+	// handling groups (its queue's when it was created), so may claim it while it is unassigned.
+	// The relation holds whether or not the request is still unassigned: the run refuses a claim
+	// on an owned request (409), so of two concurrent claims the loser hears why.
+	Handler
 
 	// Anyone: the role alone is enough, whatever the record.
 	Anyone Relation = 1 << 15
@@ -57,7 +62,7 @@ var relationNames = []struct {
 	{Owner, "owner"}, {Creator, "creator"}, {TeamMember, "team member"}, {Unowned, "unowned"},
 	{ActivityAssignee, "activity assignee"}, {Approver, "approver"}, {AssignedEngineer, "assigned engineer"},
 	{Offered, "offered engineer"}, {GroupMember, "group member"}, {FollowUpAgent, "follow-up agent"},
-	{Pusher, "pushing integration"}, {Anyone, "anyone"},
+	{Pusher, "pushing integration"}, {Handler, "handler"}, {Anyone, "anyone"},
 }
 
 // String names the relations of a set, "none" for the empty set.
@@ -88,7 +93,7 @@ const (
 func (o Object) Relations() []Relation {
 	switch o {
 	case ServiceRequest:
-		return []Relation{Owner, Creator, TeamMember, Unowned, ActivityAssignee, Approver}
+		return []Relation{Owner, Creator, TeamMember, Unowned, ActivityAssignee, Approver, Handler}
 	case WorkOrder:
 		return []Relation{AssignedEngineer, Offered, GroupMember, FollowUpAgent, Pusher, Approver}
 	}
@@ -110,6 +115,10 @@ type Rule struct {
 	// Object is the record the route acts on, named by :id (or by the part of :itemId before the
 	// dot); List: the route lists records of that kind, narrowed by Scope.
 	Object Object
+	// Item, on a to-do route whose items are of several kinds, is the kind this rule is for: the
+	// part of :itemId after the dot ("pool": a work order in a pool, "claim": an unassigned
+	// service request). Such a route has one rule per kind; an item of another kind does not exist.
+	Item   string
 	List   bool
 	Grants []Grant
 }
@@ -166,20 +175,45 @@ func (r Rule) Describe() string {
 	return "Roles: " + strings.Join(parts, "; ") + "."
 }
 
-// Lookup finds the rule of a route.
-func Lookup(method, path string) (Rule, bool) {
-	r, ok := byRoute[method+" "+path]
-	return r, ok
+// Lookup finds the rule of a route; item is the kind of to-do item the route's :itemId names (the
+// part after the dot), which picks the rule on a route with one rule per kind and is ignored on
+// any other.
+func Lookup(method, path, item string) (Rule, bool) {
+	if r, ok := byRoute[method+" "+path]; ok {
+		return r, true
+	}
+	r, ok := byRoute[method+" "+path+" "+item]
+	return r, ok && item != ""
+}
+
+// ItemRules are the rules of a route with one rule per kind of to-do item, in the table's order;
+// nil for any other route.
+func ItemRules(method, path string) []Rule {
+	var out []Rule
+	for _, r := range Rules {
+		if r.Method == method && r.Path == path && r.Item != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 var byRoute = func() map[string]Rule {
 	m := make(map[string]Rule, len(Rules))
 	for _, r := range Rules {
 		key := r.Method + " " + r.Path
+		if r.Item != "" {
+			key += " " + r.Item
+		}
 		if _, dup := m[key]; dup {
 			panic("policy: two rules for " + key)
 		}
 		m[key] = r
+	}
+	for _, r := range Rules {
+		if _, plain := m[r.Method+" "+r.Path]; plain && r.Item != "" {
+			panic("policy: " + r.Method + " " + r.Path + " has a rule for every item and one for " + r.Item)
+		}
 	}
 	return m
 }()
@@ -221,6 +255,13 @@ func RequestRelations(p auth.Principal, sr process.ServiceRequest, t Target) Rel
 	}
 	if approves(sr.Approvals, t.ApprovalID, p) {
 		have |= Approver
+	}
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	if sr.Handling.Includes(roles, p.Groups) {
+		have |= Handler
 	}
 	return have
 }

@@ -54,6 +54,9 @@ var (
 	finishOrder = []Grant{to(deskAndDispatch, Anyone), to(roles(engineer), AssignedEngineer)}
 	// Claiming from a pool: members of the order's group, and dispatch.
 	claimOrder = []Grant{to(dispatchers, Anyone), to(roles(engineer), GroupMember)}
+	// Claiming an unassigned request: its handlers (the queue's handling roles and groups),
+	// supervisors and admins; the run refuses a request that is no longer unassigned.
+	claimRequest = []Grant{to(supervisors, Anyone), to(roles(agent, designer, dispatcher, engineer, followup), Handler)}
 )
 
 // public is a route without a bearer token, guarded by what it names.
@@ -145,9 +148,12 @@ var Rules = []Rule{
 	onOrder("POST", "/v1/work-orders/:id/rating/skip", finishOrder),
 	onOrder("GET", "/v1/work-orders/:id/rating/qr.png", finishOrder),
 	onOrder("POST", "/v1/work-orders/:id/ratings", finishOrder),
-	byRole("GET", "/v1/todo/pool", engineer, dispatcher, supervisor, admin),
-	// :itemId is "<work order id>.pool".
-	onOrder("POST", "/v1/todo/:itemId/claim", claimOrder),
+	// The pool: work orders in the caller's groups' pools, unassigned requests the caller handles.
+	byRole("GET", "/v1/todo/pool", staff...),
+	// :itemId is "<work order id>.pool" for a pooled order, "<request id>.claim" for an unassigned
+	// service request.
+	{Method: "POST", Path: "/v1/todo/:itemId/claim", Item: "pool", Object: WorkOrder, Grants: claimOrder},
+	{Method: "POST", Path: "/v1/todo/:itemId/claim", Item: "claim", Object: ServiceRequest, Grants: claimRequest},
 
 	// Ratings.
 	byRole("GET", "/v1/ratings", dispatcher, supervisor, admin),

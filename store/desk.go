@@ -60,7 +60,7 @@ type TodoItem struct {
 	ID        string     `json:"id"`
 	RecordID  string     `json:"recordId"`
 	Number    string     `json:"number"`
-	Kind      string     `json:"kind"` // activity or approval
+	Kind      string     `json:"kind"` // activity, approval, claim (a service request), or a work order's: offer, dispatch, pool, checklist, follow_up
 	Title     string     `json:"title"`
 	Users     []string   `json:"users,omitempty"`
 	Groups    []string   `json:"groups,omitempty"`
@@ -95,8 +95,21 @@ func todoItems(sr process.ServiceRequest) []db.InsertTodoItemParams {
 			items = append(items, approvalTodo(sr.ID, sr.Number, sr.Subject, ap))
 		}
 	}
+	if sr.Unassigned() {
+		items = append(items, db.InsertTodoItemParams{ID: TodoItemID(sr.ID, TodoClaim), RecordID: sr.ID, Number: sr.Number, Kind: TodoClaim,
+			Title: "Claim " + sr.Number + ": " + sr.Subject, Users: []string{}, Groups: nonNilStrings(sr.Handling.Groups),
+			Roles: nonNilStrings(sr.Handling.Roles), Due: sr.SLA.DueAt, CreatedAt: sr.CreatedAt})
+	}
 	return items
 }
+
+// TodoClaim is the kind of the to-do item of an unassigned service request, in the pool of its
+// handling roles and groups for one of them to claim ("<request id>.claim").
+const TodoClaim = "claim"
+
+// PoolKinds are the kinds of to-do items the pool lists: work orders in a group's pool, and
+// unassigned service requests.
+var PoolKinds = []string{TodoPool, TodoClaim}
 
 // approvalTodo is the to-do item of a pending approval: for the approvers who have not decided.
 func approvalTodo(recordID, number, subject string, ap process.ApprovalState) db.InsertTodoItemParams {
@@ -181,11 +194,13 @@ func workOrderTodo(wo process.WorkOrder) []db.InsertTodoItemParams {
 	return items
 }
 
-// ListPool lists the work orders waiting in the pools of the groups, oldest first.
-func (s *Store) ListPool(ctx context.Context, groups []string) ([]TodoItem, error) {
-	rows, err := s.q.ListTodoItemsOfKind(ctx, db.ListTodoItemsOfKindParams{Kind: TodoPool, Groups: nonNilStrings(groups)})
+// ListPool lists what waits to be claimed by a caller in the groups with the roles, oldest first:
+// work orders in the pools of the groups (kind pool) and unassigned service requests the groups or
+// roles handle (kind claim).
+func (s *Store) ListPool(ctx context.Context, groups, roles []string) ([]TodoItem, error) {
+	rows, err := s.q.ListPoolItems(ctx, db.ListPoolItemsParams{Kinds: PoolKinds, Groups: nonNilStrings(groups), Roles: nonNilStrings(roles)})
 	if err != nil {
-		return nil, fmt.Errorf("store: pool of %v: %w", groups, err)
+		return nil, fmt.Errorf("store: pool of %v %v: %w", groups, roles, err)
 	}
 	out := make([]TodoItem, len(rows))
 	for i, r := range rows {

@@ -40,11 +40,11 @@ func TestWorkOrderToDoFollowsTheOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, dispatch, 1)
 	require.Equal(t, store.TodoDispatch, dispatch[0].Kind)
-	pool, err := st.ListPool(ctx, []string{"hvac"})
+	pool, err := st.ListPool(ctx, []string{"hvac"}, nil)
 	require.NoError(t, err)
 	require.Len(t, pool, 1)
 	require.Equal(t, wo.ID+"."+store.TodoPool, pool[0].ID)
-	other, err := st.ListPool(ctx, []string{"plumbing"})
+	other, err := st.ListPool(ctx, []string{"plumbing"}, nil)
 	require.NoError(t, err)
 	require.Empty(t, other)
 
@@ -58,7 +58,7 @@ func TestWorkOrderToDoFollowsTheOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, items, 1)
 	require.Equal(t, store.TodoOffer, items[0].Kind)
-	pool, err = st.ListPool(ctx, []string{"hvac"})
+	pool, err = st.ListPool(ctx, []string{"hvac"}, nil)
 	require.NoError(t, err)
 	require.Empty(t, pool)
 

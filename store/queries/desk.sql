@@ -21,8 +21,9 @@ LIMIT 500;
 -- name: GetTodoItem :one
 SELECT * FROM todo_items WHERE id = $1;
 
--- name: ListTodoItemsOfKind :many
+-- name: ListPoolItems :many
 SELECT * FROM todo_items
-WHERE kind = sqlc.arg(kind) AND groups && sqlc.arg(groups)::text[]
+WHERE kind = ANY(sqlc.arg(kinds)::text[])
+  AND (groups && sqlc.arg(groups)::text[] OR roles && sqlc.arg(roles)::text[])
 ORDER BY created_at
 LIMIT 500;

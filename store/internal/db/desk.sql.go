@@ -119,21 +119,22 @@ func (q *Queries) InsertTodoItem(ctx context.Context, arg InsertTodoItemParams) 
 	return err
 }
 
-const listTodoItems = `-- name: ListTodoItems :many
+const listPoolItems = `-- name: ListPoolItems :many
 SELECT id, record_id, number, kind, title, users, groups, roles, contact, due, created_at FROM todo_items
-WHERE users && $1::text[] OR groups && $2::text[] OR roles && $3::text[]
-ORDER BY due NULLS LAST, created_at
+WHERE kind = ANY($1::text[])
+  AND (groups && $2::text[] OR roles && $3::text[])
+ORDER BY created_at
 LIMIT 500
 `
 
-type ListTodoItemsParams struct {
-	Users  []string
+type ListPoolItemsParams struct {
+	Kinds  []string
 	Groups []string
 	Roles  []string
 }
 
-func (q *Queries) ListTodoItems(ctx context.Context, arg ListTodoItemsParams) ([]TodoItem, error) {
-	rows, err := q.db.Query(ctx, listTodoItems, arg.Users, arg.Groups, arg.Roles)
+func (q *Queries) ListPoolItems(ctx context.Context, arg ListPoolItemsParams) ([]TodoItem, error) {
+	rows, err := q.db.Query(ctx, listPoolItems, arg.Kinds, arg.Groups, arg.Roles)
 	if err != nil {
 		return nil, err
 	}
@@ -164,20 +165,21 @@ func (q *Queries) ListTodoItems(ctx context.Context, arg ListTodoItemsParams) ([
 	return items, nil
 }
 
-const listTodoItemsOfKind = `-- name: ListTodoItemsOfKind :many
+const listTodoItems = `-- name: ListTodoItems :many
 SELECT id, record_id, number, kind, title, users, groups, roles, contact, due, created_at FROM todo_items
-WHERE kind = $1 AND groups && $2::text[]
-ORDER BY created_at
+WHERE users && $1::text[] OR groups && $2::text[] OR roles && $3::text[]
+ORDER BY due NULLS LAST, created_at
 LIMIT 500
 `
 
-type ListTodoItemsOfKindParams struct {
-	Kind   string
+type ListTodoItemsParams struct {
+	Users  []string
 	Groups []string
+	Roles  []string
 }
 
-func (q *Queries) ListTodoItemsOfKind(ctx context.Context, arg ListTodoItemsOfKindParams) ([]TodoItem, error) {
-	rows, err := q.db.Query(ctx, listTodoItemsOfKind, arg.Kind, arg.Groups)
+func (q *Queries) ListTodoItems(ctx context.Context, arg ListTodoItemsParams) ([]TodoItem, error) {
+	rows, err := q.db.Query(ctx, listTodoItems, arg.Users, arg.Groups, arg.Roles)
 	if err != nil {
 		return nil, err
 	}
