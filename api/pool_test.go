@@ -21,7 +21,7 @@ func (f *fixture) unassignedRequest(number string) process.ServiceRequest {
 	sr := process.ServiceRequest{
 		ID: uuid.NewString(), Number: number, Queue: "billing", Stage: "new", State: process.StateNew,
 		Priority: "medium", Subject: "Refund please", Channel: process.ChannelPortal, CreatedBy: "portal",
-		Handling: &process.Handling{Roles: []string{"agent"}, Groups: []string{"billing-desk"}},
+		Handling:   &process.Handling{Roles: []string{"agent"}, Groups: []string{"billing-desk"}},
 		Categories: []string{}, Tags: []string{}, Fields: map[string]any{}, Related: []string{}, Notes: []process.Note{},
 		Charges: []process.Charge{}, Activities: []process.Task{}, Attachments: []process.Attachment{}, Approvals: []process.ApprovalState{},
 		CreatedAt: now, UpdatedAt: now, Revision: 1,
