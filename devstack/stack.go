@@ -1,6 +1,6 @@
 // Package devstack runs the whole of Fieldflow in one process for development and tests: a private
-// PostgreSQL cluster (unless DATABASE_URL is given), an embedded Temporal server persisting to a
-// SQLite file, the Temporal UI, the worker, the HTTP API and the SMTP intake of the service mailboxes. All state lives in one data directory,
+// PostgreSQL cluster (unless DATABASE_URL is given), an embedded Temporal server persisting to that
+// PostgreSQL server or to a SQLite file (Config.TemporalStore), the Temporal UI, the worker, the HTTP API and the SMTP intake of the service mailboxes. All state lives in one data directory,
 // so a restart — even after kill -9 — finds everything again.
 package devstack
 
@@ -52,6 +52,14 @@ type Config struct {
 	// MetricsAddr is where the Prometheus /metrics of the API and the worker (one registry) are
 	// served ("127.0.0.1:0" picks a free port); "" records none.
 	MetricsAddr string
+	// TemporalStore is where the embedded Temporal server persists: TemporalStorePostgres (the
+	// PostgreSQL server above, databases <db>_temporal and <db>_temporal_visibility) or
+	// TemporalStoreSQLite (temporal.db in DataDir). "" keeps the data dir's store, and gives a new
+	// data dir DefaultTemporalStore. The data dir records its store; another one is an error.
+	TemporalStore string
+	// TemporalHistoryShards is the number of history shards of a new Temporal store (0: 1). It
+	// cannot change for an existing one.
+	TemporalHistoryShards int
 }
 
 // Stack is a running development stack.
@@ -61,6 +69,8 @@ type Stack struct {
 	UIURL           string
 	TemporalAddress string
 	DatabaseURL     string
+	// TemporalStore is where Temporal persists (TemporalStoreSQLite or TemporalStorePostgres).
+	TemporalStore string
 	// MailIntakeAddr is the address of the SMTP intake ("" when it does not run).
 	MailIntakeAddr string
 	// MetricsURL is where the metrics are scraped ("" when none are recorded).
@@ -113,11 +123,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if idp != nil {
 		log.Info("trusting the tokens of an identity provider", zap.String("issuer", idp.Issuer), zap.String("jwks", idp.JWKSURL))
 	}
+	temporalStore, err := chooseTemporalStore(cfg.DataDir, cfg.TemporalStore, cfg.TemporalHistoryShards)
+	if err != nil {
+		return nil, err
+	}
 	httpListener, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("api: listen on %s (choose another with --http): %w", cfg.HTTPAddr, err)
 	}
-	s := &Stack{Keys: keys, log: log, errs: make(chan error, 4), DatabaseURL: cfg.DatabaseURL}
+	s := &Stack{Keys: keys, log: log, errs: make(chan error, 4), DatabaseURL: cfg.DatabaseURL, TemporalStore: temporalStore.Store}
 	defer func() {
 		if err != nil {
 			_ = httpListener.Close()
@@ -157,8 +171,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 
-	// PostgreSQL and Temporal start side by side.
+	// PostgreSQL and Temporal start side by side; Temporal persisting to PostgreSQL waits for it.
 	g, gctx := errgroup.WithContext(ctx)
+	databaseUp := make(chan struct{})
 	g.Go(func() error {
 		if s.DatabaseURL == "" {
 			pg, err := postgres.Start(gctx, filepath.Join(cfg.DataDir, "postgres"), postgres.Options{Durable: true})
@@ -168,6 +183,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.pg = pg
 			s.DatabaseURL = pg.URL()
 		}
+		close(databaseUp)
 		if _, err := store.Migrate(gctx, s.DatabaseURL); err != nil {
 			return err
 		}
@@ -182,7 +198,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	g.Go(func() error {
 		serverLog, level := newServerLogger(log)
 		s.serverLogLevel = level
-		ts, err := startTemporal(filepath.Join(cfg.DataDir, "temporal.db"), temporalPort, serverLog)
+		storage := temporalStorage{temporalChoice: temporalStore, SQLiteFile: filepath.Join(cfg.DataDir, "temporal.db")}
+		if storage.Store == TemporalStorePostgres {
+			select {
+			case <-databaseUp:
+				storage.DatabaseURL = s.DatabaseURL
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		ts, err := startTemporal(gctx, storage, temporalPort, serverLog)
 		if err != nil {
 			return err
 		}

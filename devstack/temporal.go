@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -26,42 +27,85 @@ import (
 // Namespace is the Temporal namespace the dev stack creates and uses.
 const Namespace = "default"
 
-// temporalServer is an embedded Temporal server persisting to one SQLite file.
+// temporalServer is an embedded Temporal server persisting to one SQLite file or to PostgreSQL.
 type temporalServer struct {
 	server   temporal.Server
 	hostPort string
 }
 
-// startTemporal starts a Temporal server on 127.0.0.1:port with its state in dbFile, creating the
-// schema and the namespace when the file is new. The history, matching and worker services and the
-// membership protocol listen on free ports.
-func startTemporal(dbFile string, port int, logger *zap.Logger) (*temporalServer, error) {
-	sqlCfg := &config.SQL{
-		PluginName:   sqliteplugin.PluginName,
-		DatabaseName: dbFile,
-		ConnectAttributes: map[string]string{
-			"mode":          "rwc",
-			"_journal_mode": "wal",
-			"_synchronous":  "2", // FULL: an acknowledged write survives a kill -9
-		},
-	}
-	if _, err := os.Stat(dbFile); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(dbFile), 0o755); err != nil {
-			return nil, fmt.Errorf("temporal: %w", err)
+// temporalStorage is where the embedded server keeps its state.
+type temporalStorage struct {
+	temporalChoice
+	// SQLiteFile is the database file of the SQLite store.
+	SQLiteFile string
+	// DatabaseURL is a database on the PostgreSQL server of the Postgres store; the server's
+	// databases are named after it.
+	DatabaseURL string
+}
+
+// persistence creates the schema and the namespace when the store is new and returns the server's
+// persistence configuration.
+func (s temporalStorage) persistence(ctx context.Context) (config.Persistence, error) {
+	var defaultStore, visibility *config.SQL
+	switch s.Store {
+	case TemporalStoreSQLite:
+		defaultStore = &config.SQL{
+			PluginName:   sqliteplugin.PluginName,
+			DatabaseName: s.SQLiteFile,
+			ConnectAttributes: map[string]string{
+				"mode":          "rwc",
+				"_journal_mode": "wal",
+				"_synchronous":  "2", // FULL: an acknowledged write survives a kill -9
+			},
 		}
-		if err := sqlite.SetupSchema(sqlCfg); err != nil {
-			return nil, fmt.Errorf("temporal: set up the SQLite schema in %s: %w", dbFile, err)
+		visibility = defaultStore
+		if _, err := os.Stat(s.SQLiteFile); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(s.SQLiteFile), 0o755); err != nil {
+				return config.Persistence{}, fmt.Errorf("temporal: %w", err)
+			}
+			if err := sqlite.SetupSchema(defaultStore); err != nil {
+				return config.Persistence{}, fmt.Errorf("temporal: set up the SQLite schema in %s: %w", s.SQLiteFile, err)
+			}
 		}
-	}
-	if err := forgetMembers(dbFile); err != nil {
-		return nil, err
+		if err := forgetMembers(s.SQLiteFile); err != nil {
+			return config.Persistence{}, err
+		}
+	case TemporalStorePostgres:
+		var err error
+		if defaultStore, visibility, err = postgresStores(ctx, s.DatabaseURL); err != nil {
+			return config.Persistence{}, err
+		}
+	default:
+		return config.Persistence{}, fmt.Errorf("temporal: unknown store %q", s.Store)
 	}
 	ns, err := sqlite.NewNamespaceConfig("active", Namespace, false, nil)
 	if err != nil {
-		return nil, fmt.Errorf("temporal: namespace config: %w", err)
+		return config.Persistence{}, fmt.Errorf("temporal: namespace config: %w", err)
 	}
-	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil {
-		return nil, fmt.Errorf("temporal: create namespace %s: %w", Namespace, err)
+	// Despite its package, CreateNamespaces writes through the SQL plugin the configuration names.
+	if err := sqlite.CreateNamespaces(defaultStore, ns); err != nil {
+		return config.Persistence{}, fmt.Errorf("temporal: create namespace %s: %w", Namespace, err)
+	}
+	p := config.Persistence{
+		DefaultStore:     "default",
+		VisibilityStore:  "default",
+		NumHistoryShards: s.HistoryShards,
+		DataStores:       map[string]config.DataStore{"default": {SQL: defaultStore}},
+	}
+	if visibility != defaultStore {
+		p.VisibilityStore = "visibility"
+		p.DataStores["visibility"] = config.DataStore{SQL: visibility}
+	}
+	return p, nil
+}
+
+// startTemporal starts a Temporal server on 127.0.0.1:port with its state in storage, creating the
+// schema and the namespace when the store is new. The history, matching and worker services and the
+// membership protocol listen on free ports.
+func startTemporal(ctx context.Context, storage temporalStorage, port int, logger *zap.Logger) (*temporalServer, error) {
+	persistenceCfg, err := storage.persistence(ctx)
+	if err != nil {
+		return nil, err
 	}
 
 	hostPort := "127.0.0.1:" + strconv.Itoa(port)
@@ -90,12 +134,7 @@ func startTemporal(dbFile string, port int, logger *zap.Logger) (*temporalServer
 				ListenAddress: "127.0.0.1:" + strconv.Itoa(metricsPort), HandlerPath: "/metrics",
 			}},
 		},
-		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
-		},
+		Persistence: persistenceCfg,
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,
 			FailoverVersionIncrement: 10,

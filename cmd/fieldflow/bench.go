@@ -25,6 +25,8 @@ func benchCommand(g *globals) *cobra.Command {
 		scale       int
 		stickyCache int
 		timerGrace  time.Duration
+		tstore      string
+		tshards     int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -58,6 +60,7 @@ the process's memory. See BENCHMARKS.md.`,
 			}
 			stack, err := devstack.Start(ctx, devstack.Config{
 				DataDir: dataDir, DefinitionsDir: definitions, HTTPAddr: "127.0.0.1:0", Logger: log,
+				TemporalStore: tstore, TemporalHistoryShards: tshards,
 			})
 			if err != nil {
 				return err
@@ -116,6 +119,8 @@ the process's memory. See BENCHMARKS.md.`,
 	f.IntVar(&scale, "scale", 0, "instead: open this many service requests with second-scale SLA timers (queue bench-seconds) and check every timer fires on time")
 	f.IntVar(&stickyCache, "sticky-cache", 0, "the worker's sticky workflow cache size (default: the SDK's 10000)")
 	f.DurationVar(&timerGrace, "timer-grace", 5*time.Second, "with --scale: how late a timer may fire and count as on time")
+	f.StringVar(&tstore, "temporal-store", "", "where the embedded Temporal server persists: postgres or sqlite (default: the data dir's store, postgres for a new one)")
+	f.IntVar(&tshards, "temporal-history-shards", 0, "history shards of a new Temporal store (default 1)")
 	return cmd
 }
 

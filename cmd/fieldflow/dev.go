@@ -22,14 +22,17 @@ func devCommand(g *globals) *cobra.Command {
 		definitions  string
 		smtpIntake   string
 		metricsAddr  string
+		tstore       string
+		tshards      int
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything in one process: PostgreSQL, Temporal, the Temporal UI, the worker, the API and the SMTP intake",
 		Long: `Runs the whole stack in one process, with all state under --data-dir:
 a private PostgreSQL cluster (unless DATABASE_URL is set), an embedded Temporal server persisting
-to SQLite, the Temporal UI, the worker, the HTTP API and the SMTP intake of the service mailboxes
-(mail to a Mailbox definition's address becomes a work order). Stop it with Ctrl-C; start it again
+to that PostgreSQL server (or to a SQLite file: --temporal-store), the Temporal UI, the worker,
+the HTTP API and the SMTP intake of the service mailboxes (mail to a Mailbox definition's address
+becomes a work order). Stop it with Ctrl-C; start it again
 and everything is where it was.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -49,6 +52,9 @@ and everything is where it was.`,
 				Mail:           worker.MailFromEnv,
 				MailIntakeAddr: smtpIntake,
 				MetricsAddr:    metricsAddr,
+				TemporalStore:  tstore,
+				// A new data dir's history shards; an existing one keeps its number.
+				TemporalHistoryShards: tshards,
 			})
 			if err != nil {
 				return err
@@ -72,7 +78,7 @@ Fieldflow is ready (%s).
 
   API          %s
   Temporal UI  %s
-  Temporal     %s (namespace %s)
+  Temporal     %s (namespace %s, persisting to %s)
   PostgreSQL   %s
   SMTP intake  %s
   Metrics      %s
@@ -81,7 +87,7 @@ Fieldflow is ready (%s).
 Admin token (24 hours):
   export TOKEN=%s
 
-`, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.DatabaseURL, mailIntake, metrics, dataDir, token)
+`, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.TemporalStore, stack.DatabaseURL, mailIntake, metrics, dataDir, token)
 			log.Info("fieldflow dev started", zap.String("api", stack.APIURL), zap.String("ui", stack.UIURL), zap.String("smtp_intake", stack.MailIntakeAddr), zap.String("metrics", stack.MetricsURL))
 			go reloadOnHangup(cmd.Context(), stack.Registry, log)
 			select {
@@ -99,6 +105,8 @@ Admin token (24 hours):
 	cmd.Flags().StringVar(&definitions, "definitions", "definitions", "folder of process definitions")
 	cmd.Flags().StringVar(&smtpIntake, "smtp-intake", envOr("FIELDFLOW_SMTP_INTAKE", "127.0.0.1:2525"), "address of the SMTP intake of the service mailboxes; \"\" for none (env FIELDFLOW_SMTP_INTAKE)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("FIELDFLOW_METRICS_ADDR", defaultDevMetricsAddr), "address of the Prometheus /metrics listener of the API and the worker; \"\" for none (env FIELDFLOW_METRICS_ADDR)")
+	cmd.Flags().StringVar(&tstore, "temporal-store", "", "where the embedded Temporal server persists in a new data dir: postgres (databases next to Fieldflow's) or sqlite (temporal.db); default: the data dir's store, postgres for a new one")
+	cmd.Flags().IntVar(&tshards, "temporal-history-shards", 0, "history shards of a new data dir's Temporal store (default 1; cannot change later)")
 	return cmd
 }
 
