@@ -209,6 +209,10 @@ func (t *temporalServer) stop() error {
 // services going away as errors.
 func newServerLogger(base *zap.Logger) (*zap.Logger, zap.AtomicLevel) {
 	level := zap.NewAtomicLevelAt(zap.WarnLevel)
+	if !base.Core().Enabled(zap.WarnLevel) {
+		// The base logs errors only (--log-level error): raising it to warn is not possible.
+		level = zap.NewAtomicLevelAt(zap.ErrorLevel)
+	}
 	// A fatal error inside the server (a port taken meanwhile, say) panics instead of calling
 	// os.Exit, so the reason and the stack reach the output instead of vanishing with the process.
 	return base.Named("temporal").WithOptions(zap.IncreaseLevel(level), zap.WithFatalHook(zapcore.WriteThenPanic)), level

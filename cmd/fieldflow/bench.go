@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,6 +26,7 @@ func benchCommand(g *globals) *cobra.Command {
 		scale       int
 		stickyCache int
 		timerGrace  time.Duration
+		cpuProfile  string
 		tstore      string
 		tshards     int
 	)
@@ -92,6 +94,18 @@ the process's memory. See BENCHMARKS.md.`,
 				}
 				defer stop()
 			}
+			if cpuProfile != "" {
+				// The whole process: API, worker, Temporal server and the driver itself.
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			o.APIURL, o.Temporal, o.Out = stack.APIURL, stack.Client(), cmd.OutOrStdout()
 			o.Token = token
 			if o.Definition == "" {
@@ -116,6 +130,7 @@ the process's memory. See BENCHMARKS.md.`,
 	f.IntVar(&o.HistorySample, "history-sample", 20, "runs per side whose history events are counted")
 	f.BoolVar(&o.PrintHistory, "print-history", false, "print the history event types of one run of each side")
 	f.BoolVar(&keep, "keep", false, "keep the temporary data directory")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (stack and driver) during the runs to this file (go tool pprof)")
 	f.IntVar(&scale, "scale", 0, "instead: open this many service requests with second-scale SLA timers (queue bench-seconds) and check every timer fires on time")
 	f.IntVar(&stickyCache, "sticky-cache", 0, "the worker's sticky workflow cache size (default: the SDK's 10000)")
 	f.DurationVar(&timerGrace, "timer-grace", 5*time.Second, "with --scale: how late a timer may fire and count as on time")
