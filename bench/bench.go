@@ -155,6 +155,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.LifecyclesPerS = ff.perS
 	res.ActionP50Ms, res.ActionP95Ms, res.ActionP99Ms = ff.pct(50), ff.pct(95), ff.pct(99)
 	res.Errors += ff.s.errors
+	if ff.s.firstErr != nil {
+		fmt.Fprintf(o.Out, "%d actions failed; the first: %v\n", ff.s.errors, ff.s.firstErr)
+	}
 	if res.HistoryEventsPerLifecycle, err = d.historyEvents(ctx, ff.s.runs); err != nil {
 		return res, err
 	}
@@ -320,13 +323,20 @@ func (d *driver) serviceRequest(ctx context.Context, agent int, s *side) error {
 	if err != nil {
 		return err
 	}
-	s.ran(workflows.ServiceRequestWorkflowID(sr.ID))
-	return d.steps(ctx, s, tok, "/v1/service-requests/"+sr.ID, []step{
+	return d.finished(s, workflows.ServiceRequestWorkflowID(sr.ID), d.steps(ctx, s, tok, "/v1/service-requests/"+sr.ID, []step{
 		{"/progress", nil},
 		{"/progress", nil},
 		{"/charges", map[string]any{"kind": "service", "description": "Refund handling", "quantity": 1, "unitPrice": 50}},
 		{"/close", map[string]any{"resolved": true, "resolution": "refunded the second charge"}},
-	})
+	}))
+}
+
+// finished records the run of a lifecycle that went through; the history counts sample only those.
+func (d *driver) finished(s *side, workflowID string, err error) error {
+	if err == nil {
+		s.ran(workflowID)
+	}
+	return err
 }
 
 // step is one timed action of a lifecycle: a POST to a path under the record.
@@ -366,7 +376,6 @@ func (d *driver) baseline(ctx context.Context, _ int, s *side) error {
 	if err != nil {
 		return err
 	}
-	s.ran(wid)
 	for _, a := range []baseline.Action{{Kind: "progress"}, {Kind: "progress"}, {Kind: "charge", Amount: 50}, {Kind: "close", Resolved: true}} {
 		err := s.timed(func() error {
 			h, err := d.o.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -382,7 +391,7 @@ func (d *driver) baseline(ctx context.Context, _ int, s *side) error {
 			return err
 		}
 	}
-	return nil
+	return d.finished(s, wid, nil)
 }
 
 // fieldGroup is the service group the benchmark's work orders are dispatched to.
@@ -433,7 +442,6 @@ func (d *driver) workOrder(ctx context.Context, agent int, s *side) error {
 	if err != nil {
 		return err
 	}
-	s.ran(workflows.WorkOrderWorkflowID(wo.ID))
 	path := "/v1/work-orders/" + wo.ID
 	deadline := time.Now().Add(30 * time.Second)
 	for wo.Offer == nil {
@@ -445,12 +453,12 @@ func (d *driver) workOrder(ctx context.Context, agent int, s *side) error {
 			return s.timed(func() error { return err })
 		}
 	}
-	return d.steps(ctx, s, d.engineers[wo.Offer.Engineer], path, []step{
+	return d.finished(s, workflows.WorkOrderWorkflowID(wo.ID), d.steps(ctx, s, d.engineers[wo.Offer.Engineer], path, []step{
 		{"/accept", nil},
 		{"/steps/arrive/complete", map[string]any{}},
 		{"/steps/diagnose/complete", map[string]any{"result": "worn seal"}},
 		{"/steps/repair/complete", map[string]any{"result": "seal replaced"}},
-	})
+	}))
 }
 
 // historyEvents is the mean number of history events of a sample of the runs.
@@ -462,8 +470,11 @@ func (d *driver) historyEvents(ctx context.Context, runs []string) (float64, err
 	total := 0
 	for i, id := range runs[:n] {
 		// Wait for the run to end, so the count is the whole lifecycle's.
-		if err := d.o.Temporal.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
-			return 0, fmt.Errorf("bench: run %s: %w", id, err)
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := d.o.Temporal.GetWorkflow(wctx, id, "").Get(wctx, nil)
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("bench: run %s did not end: %w", id, err)
 		}
 		it := d.o.Temporal.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		var types []string
