@@ -178,6 +178,7 @@ func TestClaimUnassignedRequest(t *testing.T) {
 	byGroup, effects, err := ApplyServiceRequest(q, sr, Action{Kind: ActionClaim, Actor: "gus", ActorRoles: []string{"engineer"}, ActorGroups: []string{"billing-desk"}}, t0)
 	require.NoError(t, err, "members of a handling group claim whatever their role")
 	require.Equal(t, "gus", byGroup.Owner)
+	require.Equal(t, EventClaimed, effects[0].(Emit).Event.Type)
 
 	claimed, effects, err := ApplyServiceRequest(q, sr, Action{Kind: ActionClaim, Actor: "bob", ActorRoles: []string{"agent"}}, t0)
 	require.NoError(t, err)
