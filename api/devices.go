@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/fieldflow/fieldflow/process"
 	"github.com/fieldflow/fieldflow/store"
@@ -211,7 +210,7 @@ func (s *Server) deviceQR(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	size := 256
+	size := qrDefaultSize
 	if q := c.Query("size"); q != "" {
 		n, err := strconv.Atoi(q)
 		if err != nil || n < 128 || n > 1024 {
@@ -225,7 +224,7 @@ func (s *Server) deviceQR(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	png, err := qrcode.Encode(s.baseURL(c)+DevicePath+url.PathEscape(d.Code), qrcode.Medium, size)
+	png, err := qrPNG(s.baseURL(c)+DevicePath+url.PathEscape(d.Code), size)
 	if err != nil {
 		_ = c.Error(err)
 		return

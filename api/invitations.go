@@ -18,7 +18,7 @@ func (s *Server) invitationRoutes(v1 *gin.RouterGroup) {
 // no rating with an invitation is open. The link is signed afresh on every call and works until
 // the rating node closes; it is a credential, so the answer is not cached.
 func (s *Server) ratingQR(c *gin.Context) {
-	size := 256
+	size := qrDefaultSize
 	if q := c.Query("size"); q != "" {
 		n, err := strconv.Atoi(q)
 		if err != nil || n < 128 || n > 1024 {
@@ -38,7 +38,7 @@ func (s *Server) ratingQR(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	png, err := qrcode.Encode(link, qrcode.Medium, size)
+	png, err := qrPNG(link, size)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -46,4 +46,21 @@ func (s *Server) ratingQR(c *gin.Context) {
 	c.Header("Content-Disposition", `inline; filename="rating-`+wo.Number+`.png"`)
 	c.Header("Cache-Control", "no-store")
 	c.Data(http.StatusOK, "image/png", png)
+}
+
+// qrDefaultSize is a QR code's side in pixels unless ?size= asks otherwise: a signed rating link
+// needs a version-13 code (77 modules with the quiet zone), which wants at least 5 pixels a module
+// to scan reliably.
+const qrDefaultSize = 512
+
+// qrPNG renders content as a QR code of at most size pixels a side, every module a whole number of
+// pixels: a size that does not divide into the modules would make some a pixel wider than others,
+// which scanners (and the tests' decoder) misread now and then.
+func qrPNG(content string, size int) ([]byte, error) {
+	q, err := qrcode.New(content, qrcode.Medium)
+	if err != nil {
+		return nil, err
+	}
+	modules := len(q.Bitmap()) // with the quiet zone
+	return q.PNG(-max(1, size/modules))
 }
