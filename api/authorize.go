@@ -28,18 +28,10 @@ func (s *Server) authorize(c *gin.Context) {
 	}
 	_, item, _ := strings.Cut(c.Param("itemId"), ".")
 	rule, ok := policy.Lookup(c.Request.Method, route, item)
-	if !ok && policy.ItemRules(c.Request.Method, route) != nil {
-		// A to-do route whose item is of no kind it knows: no such item (after authentication, so
-		// the answer tells a caller without a token nothing).
-		p, err := s.authenticate(c)
-		if err != nil {
-			s.deny(c, p, "not authenticated", err)
-			return
-		}
-		s.deny(c, p, "no record", notFound("no to-do item "+c.Param("itemId")+" to claim"))
-		return
-	}
-	if !ok {
+	// A to-do route whose item is of no kind it knows: no such item, said after authentication, so
+	// the answer tells a caller without a token nothing.
+	unknownItem := !ok && policy.ItemRules(c.Request.Method, route) != nil
+	if !ok && !unknownItem {
 		s.cfg.Logger.Error("route without an access policy", zap.String("route", c.Request.Method+" "+route))
 		s.deny(c, auth.Principal{}, "no policy", forbidden("this route has no access policy"))
 		return
@@ -51,6 +43,10 @@ func (s *Server) authorize(c *gin.Context) {
 	p, err := s.authenticate(c)
 	if err != nil {
 		s.deny(c, p, "not authenticated", err)
+		return
+	}
+	if unknownItem {
+		s.deny(c, p, "no record", notFound("no to-do item "+c.Param("itemId")+" to claim"))
 		return
 	}
 	c.Set(principalKey, p)

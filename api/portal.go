@@ -877,10 +877,5 @@ func (p *portal) render(c *gin.Context, status int, name string, v portalView) {
 
 // limitByIP refuses a client that has sent too many requests lately.
 func (p *portal) limitByIP(c *gin.Context) {
-	if wait := p.byIP.reserve(clientKey(c), time.Now()); wait > 0 {
-		_ = c.Error(tooManyRequests(wait, "too many requests from your address"))
-		c.Abort()
-		return
-	}
-	c.Next()
+	p.byIP.admit(c, func(wait time.Duration) { _ = c.Error(tooManyRequests(wait, "too many requests from your address")) })
 }

@@ -90,10 +90,31 @@ func (s *Server) limitPerToken() gin.HandlerFunc {
 
 // tooManyRequests is the 429 problem of a rate limit, with the seconds to wait.
 func tooManyRequests(wait time.Duration, detail string) error {
-	secs := int(math.Ceil(wait.Seconds()))
+	secs := retrySeconds(wait)
 	pe := newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests", fmt.Sprintf("%s; try again in %d seconds", detail, secs))
 	pe.retryAfter = strconv.Itoa(secs)
 	return pe
+}
+
+// retrySeconds is a wait as the whole seconds of a Retry-After header.
+func retrySeconds(wait time.Duration) int { return int(math.Ceil(wait.Seconds())) }
+
+// admit lets a client that is within its rate on to the next handler; a client over it is
+// answered by refuse (told how long to wait) and the chain stops. The public pages' limits.
+func (l *limiter) admit(c *gin.Context, refuse func(wait time.Duration)) {
+	if wait := l.reserve(clientKey(c), time.Now()); wait > 0 {
+		refuse(wait)
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// waitPage is what an HTML page tells a client over its rate: Retry-After, and a page asking it to
+// wait, rendered by render.
+func waitPage(c *gin.Context, wait time.Duration, render func(title, message string)) {
+	c.Header("Retry-After", strconv.Itoa(retrySeconds(wait)))
+	render("Please wait a moment", "There were too many requests from your address. Try again in a minute.")
 }
 
 // clientKey is the address a client is limited by: the peer's, or, behind a proxy on a private
@@ -224,14 +245,11 @@ func newApprovalPages(s *Server) *approvalPages {
 
 // limit answers a client over its rate with a page asking it to wait.
 func (a *approvalPages) limit(c *gin.Context) {
-	if wait := a.byIP.reserve(clientKey(c), time.Now()); wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		renderApproval(c, http.StatusTooManyRequests, approvalView{Title: "Please wait a moment",
-			Message: "There were too many requests from your address. Try again in a minute."})
-		c.Abort()
-		return
-	}
-	c.Next()
+	a.byIP.admit(c, func(wait time.Duration) {
+		waitPage(c, wait, func(title, message string) {
+			renderApproval(c, http.StatusTooManyRequests, approvalView{Title: title, Message: message})
+		})
+	})
 }
 
 // recentAnswers remembers, for a while, the answer sent for a key (a decision signalled to a run

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"html/template"
 	"maps"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -111,14 +110,11 @@ type ratingForm struct {
 
 // limit answers a client over its rate with a page asking it to wait.
 func (p *ratingPage) limit(c *gin.Context) {
-	if wait := p.byIP.reserve(clientKey(c), time.Now()); wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		renderRating(c, http.StatusTooManyRequests, ratingView{Title: "Please wait a moment",
-			Message: "There were too many requests from your address. Try again in a minute."})
-		c.Abort()
-		return
-	}
-	c.Next()
+	p.byIP.admit(c, func(wait time.Duration) {
+		waitPage(c, wait, func(title, message string) {
+			renderRating(c, http.StatusTooManyRequests, ratingView{Title: title, Message: message})
+		})
+	})
 }
 
 // sameSite refuses a form a browser posts from another site: the link is the capability, but a
