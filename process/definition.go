@@ -247,6 +247,8 @@ type Queue struct {
 	// Intake says which channels create requests, who handles the unassigned ones, and how
 	// requests from customers are filled in and routed.
 	Intake *Intake `yaml:"intake" json:"intake,omitempty"`
+	// Layout is the form customers fill on the portal to create a request (process/layout.go).
+	Layout []LayoutField `yaml:"layout" json:"layout,omitempty"`
 }
 
 // FieldDef declares a custom field of a queue.

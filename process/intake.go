@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file holds how service requests come in: the channels a queue takes requests from, who
@@ -235,4 +236,35 @@ func checkIntake(q *Queue, in NewServiceRequest) []FieldError {
 		}
 	}
 	return fields
+}
+
+// ActionCustomerComment is the request's contact writing on it through the request's signed status
+// link: the text becomes a note by "contact" and a customer_commented event, which the status page
+// shows in the request's public history. The link is the authority, so the run takes it from any
+// actor the API sends; it refuses it on a closed request.
+const ActionCustomerComment ActionKind = "customer_comment"
+
+// EventCustomerCommented records a comment the contact added through the status link.
+const EventCustomerCommented EventType = "customer_commented"
+
+// CustomerActor is the actor of what a request's contact does through its status link.
+const CustomerActor = "contact"
+
+// MaxCustomerComment bounds a customer's comment, in characters.
+const MaxCustomerComment = 2000
+
+// srCustomerComment adds the contact's comment as a note.
+func srCustomerComment(sr *ServiceRequest, a Action, j *journal) error {
+	text := strings.TrimSpace(a.Comment)
+	switch {
+	case text == "":
+		return invalid(FieldError{Field: "comment", Message: "is required"})
+	case utf8.RuneCountInString(text) > MaxCustomerComment:
+		return invalid(FieldError{Field: "comment", Message: fmt.Sprintf("must be at most %d characters", MaxCustomerComment)})
+	}
+	n := Note{ID: fmt.Sprintf("n%d", sr.Revision+1), Text: text, By: CustomerActor, At: j.now}
+	sr.Notes = append(sr.Notes, n)
+	sortNotes(sr.Notes)
+	j.emit(EventCustomerCommented, CustomerActor, map[string]any{"note": n.ID, "text": text})
+	return nil
 }

@@ -361,8 +361,12 @@ var fieldSchemas = map[string]func() *jsonSchema{
 	},
 	"WorkOrderType.intake": func() *jsonSchema { return schemaList(schemaWords(intakeChannels...)) },
 	"Intake.channels":      func() *jsonSchema { return schemaList(schemaWords(RequestChannels...)) },
-	"Handling.roles":       func() *jsonSchema { return schemaList(schemaRef(identifierDef)) },
-	"Handling.groups":      func() *jsonSchema { return schemaList(schemaRef(identifierDef)) },
+	"LayoutField.field": func() *jsonSchema {
+		return &jsonSchema{Type: "string", Pattern: layoutFieldPattern,
+			PatternErrorMessage: "use subject, description, category, phone, urgency, or fields.ID (a custom field)"}
+	},
+	"Handling.roles":  func() *jsonSchema { return schemaList(schemaRef(identifierDef)) },
+	"Handling.groups": func() *jsonSchema { return schemaList(schemaRef(identifierDef)) },
 	"WorkOrderType.nodes": func() *jsonSchema {
 		return &jsonSchema{Type: "array", MinItems: schemaInt(1), Items: schemaRef("Node")}
 	},
@@ -939,6 +943,17 @@ var schemaDocs = map[string]string{
 	"Intake.rules": "Assignment rules for requests customers create, in priority order: the first whose " +
 		"condition holds gives the team, the owner or both. When none holds, the default owner and team apply, " +
 		"and without them the request stays unassigned.",
+	"Queue.layout": "The form customers fill on the portal (signed in or as guests) to create a request, " +
+		"field by field in this order. Without it: subject, description, category (when the queue has " +
+		"categories), phone and the custom fields. The queue's intake channels must take portal or guest.",
+	"LayoutField": "A field of the customer form.",
+	"LayoutField.field": "What the field fills: subject (always required), description, category (one of the " +
+		"queue's categories), phone (the contact's), urgency (a level of the priority matrix), or fields.ID " +
+		"(a custom field of the queue; a required one must be on the layout).",
+	"LayoutField.label":     "The question the form asks; a default per field when not given.",
+	"LayoutField.hint":      "A line of help shown under the label.",
+	"LayoutField.required":  "The form is refused without a value (the subject and required custom fields always are).",
+	"LayoutField.options":   "For the category field: the categories offered, each one of the queue's (all when not given).",
 	"Handling":              "The roles and groups whose members claim unassigned requests.",
 	"Handling.roles":        "Roles (like agent) whose holders may claim.",
 	"Handling.groups":       "Groups (teams, like billing-desk) whose members may claim.",

@@ -415,6 +415,8 @@ func applySR(q *Queue, sr *ServiceRequest, a Action, j *journal) error {
 		return nil
 	case ActionClaim:
 		return srClaim(sr, a, j)
+	case ActionCustomerComment:
+		return srCustomerComment(sr, a, j)
 	case ActionTakeOver:
 		if sr.Owner == a.Actor {
 			return notAllowed("%s owns request %s already", a.Actor, sr.Number)
@@ -453,8 +455,8 @@ func srPermitted(sr *ServiceRequest, a Action) error {
 		return nil
 	}
 	switch a.Kind {
-	case ActionDecide, ActionCompleteTask, ActionClaim:
-		return nil // the approval checks its approvers, the activity its assignee, the claim the handlers
+	case ActionDecide, ActionCompleteTask, ActionClaim, ActionCustomerComment:
+		return nil // the approval checks its approvers, the activity its assignee, the claim the handlers; the contact's status link is checked by the API
 	case ActionAddNote, ActionUpdateNote, ActionDeleteNote, ActionAddAttachment:
 		if a.Actor == sr.Owner || (sr.Team != "" && slices.Contains(a.ActorGroups, sr.Team)) {
 			return nil

@@ -444,6 +444,7 @@ func (c *checker) queue(q *Queue) {
 		}
 	}
 	c.intake(q)
+	c.layout(q)
 }
 
 // intake checks a queue's intake settings: known channels, handlers for the requests customers
