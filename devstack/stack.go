@@ -60,6 +60,14 @@ type Config struct {
 	// TemporalHistoryShards is the number of history shards of a new Temporal store (0: 1). It
 	// cannot change for an existing one.
 	TemporalHistoryShards int
+	// PostgresPort is the port of the private PostgreSQL cluster (0 picks a free one at every
+	// start). A fixed port lets separate `fieldflow api` and `fieldflow worker` processes keep one
+	// DATABASE_URL across restarts of the stack.
+	PostgresPort int
+	// NoAPI, NoWorker and NoUI leave those parts out: with all three the stack is only the shared
+	// services (PostgreSQL and Temporal), for separate api and worker processes. NoAPI also leaves
+	// out the SMTP intake, which the API serves.
+	NoAPI, NoWorker, NoUI bool
 }
 
 // Stack is a running development stack.
@@ -127,14 +135,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	httpListener, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s (choose another with --http): %w", cfg.HTTPAddr, err)
+	var httpListener net.Listener
+	if !cfg.NoAPI {
+		if httpListener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("api: listen on %s (choose another with --http): %w", cfg.HTTPAddr, err)
+		}
 	}
 	s := &Stack{Keys: keys, log: log, errs: make(chan error, 4), DatabaseURL: cfg.DatabaseURL, TemporalStore: temporalStore.Store}
 	defer func() {
 		if err != nil {
-			_ = httpListener.Close()
+			if httpListener != nil {
+				_ = httpListener.Close()
+			}
 			s.Stop()
 		}
 	}()
@@ -176,7 +188,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	databaseUp := make(chan struct{})
 	g.Go(func() error {
 		if s.DatabaseURL == "" {
-			pg, err := postgres.Start(gctx, filepath.Join(cfg.DataDir, "postgres"), postgres.Options{Durable: true})
+			pg, err := postgres.Start(gctx, filepath.Join(cfg.DataDir, "postgres"), postgres.Options{Durable: true, Port: cfg.PostgresPort})
 			if err != nil {
 				return err
 			}
@@ -230,18 +242,29 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	if s.ui, err = startUI(ctx, uiPort, s.TemporalAddress); err != nil {
-		return nil, err
+	if !cfg.NoUI {
+		if s.ui, err = startUI(ctx, uiPort, s.TemporalAddress); err != nil {
+			return nil, err
+		}
+		s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
 	}
-	s.UIURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
 
-	deps := worker.Dependencies{Store: s.store, BaseURL: "http://" + httpListener.Addr().String(), Keys: keys}
+	baseURL := "http://" + cfg.HTTPAddr
+	if httpListener != nil {
+		baseURL = "http://" + httpListener.Addr().String()
+	}
+	deps := worker.Dependencies{Store: s.store, BaseURL: baseURL, Keys: keys}
 	if cfg.Mail != nil {
 		cfg.Mail(&deps)
 	}
-	s.worker = worker.New(s.client, deps, sdkworker.Options{})
-	if err := s.worker.Start(); err != nil {
-		return nil, fmt.Errorf("worker: start: %w", err)
+	if !cfg.NoWorker {
+		s.worker = worker.New(s.client, deps, sdkworker.Options{})
+		if err := s.worker.Start(); err != nil {
+			return nil, fmt.Errorf("worker: start: %w", err)
+		}
+	}
+	if cfg.NoAPI {
+		return s, nil
 	}
 
 	wf := workflows.NewClient(s.client)

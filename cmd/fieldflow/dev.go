@@ -24,6 +24,11 @@ func devCommand(g *globals) *cobra.Command {
 		metricsAddr  string
 		tstore       string
 		tshards      int
+		pgPort       int
+		noAPI        bool
+		noWorker     bool
+		noUI         bool
+		servicesOnly bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -33,11 +38,19 @@ a private PostgreSQL cluster (unless DATABASE_URL is set), an embedded Temporal 
 to that PostgreSQL server (or to a SQLite file: --temporal-store), the Temporal UI, the worker,
 the HTTP API and the SMTP intake of the service mailboxes (mail to a Mailbox definition's address
 becomes a work order). Stop it with Ctrl-C; start it again
-and everything is where it was.`,
+and everything is where it was.
+
+--services-only (or --no-api, --no-worker, --no-ui one by one) leaves parts out: with it the
+process runs only PostgreSQL and Temporal, and separate "fieldflow api" and "fieldflow worker"
+processes connect to them (DATABASE_URL and --temporal-address from the banner, --data-dir for the
+token secret). Give --postgres-port so that DATABASE_URL stays the same across restarts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := g.log
 			started := time.Now()
+			if servicesOnly {
+				noAPI, noWorker, noUI = true, true, true
+			}
 			if !cmd.Flags().Changed("metrics") && env.Or("FIELDFLOW_METRICS_ADDR", "") == "" {
 				metricsAddr = devMetricsAddr(metricsAddr)
 			}
@@ -55,6 +68,10 @@ and everything is where it was.`,
 				TemporalStore:  tstore,
 				// A new data dir's history shards; an existing one keeps its number.
 				TemporalHistoryShards: tshards,
+				PostgresPort:          pgPort,
+				NoAPI:                 noAPI,
+				NoWorker:              noWorker,
+				NoUI:                  noUI,
 			})
 			if err != nil {
 				return err
@@ -73,10 +90,22 @@ and everything is where it was.`,
 			if stack.MetricsURL != "" {
 				metrics = stack.MetricsURL + " (Prometheus, the API's and the worker's)"
 			}
+			apiURL, uiURL := stack.APIURL, stack.UIURL
+			if noAPI {
+				apiURL, mailIntake = "off (--no-api)", "off (--no-api)"
+			}
+			if noUI {
+				uiURL = "off (--no-ui)"
+			}
+			workerState := "running"
+			if noWorker {
+				workerState = "off (--no-worker)"
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), `
 Fieldflow is ready (%s).
 
   API          %s
+  Worker       %s
   Temporal UI  %s
   Temporal     %s (namespace %s, persisting to %s)
   PostgreSQL   %s
@@ -87,9 +116,11 @@ Fieldflow is ready (%s).
 Admin token (24 hours):
   export TOKEN=%s
 
-`, time.Since(started).Round(time.Millisecond), stack.APIURL, stack.UIURL, stack.TemporalAddress, devstack.Namespace, stack.TemporalStore, stack.DatabaseURL, mailIntake, metrics, dataDir, token)
+`, time.Since(started).Round(time.Millisecond), apiURL, workerState, uiURL, stack.TemporalAddress, devstack.Namespace, stack.TemporalStore, stack.DatabaseURL, mailIntake, metrics, dataDir, token)
 			log.Info("fieldflow dev started", zap.String("api", stack.APIURL), zap.String("ui", stack.UIURL), zap.String("smtp_intake", stack.MailIntakeAddr), zap.String("metrics", stack.MetricsURL))
-			go reloadOnHangup(cmd.Context(), stack.Registry, log)
+			if !noAPI {
+				go reloadOnHangup(cmd.Context(), stack.Registry, log)
+			}
 			select {
 			case <-cmd.Context().Done():
 				log.Info("stopping")
@@ -107,6 +138,11 @@ Admin token (24 hours):
 	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("FIELDFLOW_METRICS_ADDR", defaultDevMetricsAddr), "address of the Prometheus /metrics listener of the API and the worker; \"\" for none (env FIELDFLOW_METRICS_ADDR)")
 	cmd.Flags().StringVar(&tstore, "temporal-store", "", "where the embedded Temporal server persists in a new data dir: postgres (databases next to Fieldflow's) or sqlite (temporal.db); default: the data dir's store, postgres for a new one")
 	cmd.Flags().IntVar(&tshards, "temporal-history-shards", 0, "history shards of a new data dir's Temporal store (default 1; cannot change later)")
+	cmd.Flags().IntVar(&pgPort, "postgres-port", 0, "port of the private PostgreSQL cluster (default: a free one at every start)")
+	cmd.Flags().BoolVar(&noAPI, "no-api", false, "run no HTTP API (and no SMTP intake)")
+	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "run no worker")
+	cmd.Flags().BoolVar(&noUI, "no-ui", false, "run no Temporal UI")
+	cmd.Flags().BoolVar(&servicesOnly, "services-only", false, "run only PostgreSQL and Temporal, for separate api and worker processes (--no-api --no-worker --no-ui)")
 	return cmd
 }
 

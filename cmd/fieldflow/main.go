@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("FIELDFLOW_DATA_DIR", ".fieldflow"), "directory for local state: the dev database, Temporal's SQLite file and the dev JWT secret (env FIELDFLOW_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("FIELDFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (env FIELDFLOW_LOG_LEVEL)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("FIELDFLOW_LOG_FORMAT", "console"), "console or json (env FIELDFLOW_LOG_FORMAT)")
-	root.AddCommand(devCommand(g), apiCommand(g), workerCommand(g), migrateCommand(g), tokenCommand(g), defsCommand(g), benchCommand(g))
+	root.AddCommand(devCommand(g), apiCommand(g), workerCommand(g), migrateCommand(g), tokenCommand(g), defsCommand(g), benchCommand(g), soakCommand(g))
 	return root.ExecuteContext(ctx)
 }
 
