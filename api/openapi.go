@@ -147,6 +147,11 @@ var apiOperations = []apiOperation{
 	{method: "POST", path: "/portal/login", summary: "Sign in with the emailed code", bodyKind: bodyFormJSON, limited: true},
 	{method: "POST", path: "/portal/logout", summary: "Sign out", bodyKind: bodyFormJSON, optionalBody: true, status: http.StatusNoContent, limited: true},
 	{method: "POST", path: "/portal/work-orders", summary: "Submit a work order as a registered or guest customer", bodyKind: bodyFormJSON, status: http.StatusCreated, limited: true, mutates: true},
+	{method: "POST", path: "/portal/service-requests", summary: "Submit a service request as a registered or guest customer (the queue's layout fields); 201 with its number and signed statusUrl", bodyKind: bodyFormJSON, status: http.StatusCreated, limited: true, mutates: true},
+	{method: "OPTIONS", path: "/portal/service-requests", summary: "CORS preflight for a site in FIELDFLOW_EMBED_ORIGINS", status: http.StatusNoContent, answer: answerNoBody, limited: true},
+	{method: "GET", path: "/portal/embed", summary: "The embeddable request form (guests; frameable by FIELDFLOW_EMBED_ORIGINS)", answer: answerHTML, limited: true, query: []string{"queue"}},
+	{method: "GET", path: "/portal/requests/:token", summary: "A request's status page from its signed link: stage, state, public history", answer: answerHTML, limited: true},
+	{method: "POST", path: "/portal/requests/:token/comments", summary: "Add the customer's comment from the status page (form; 303 to the status page)", bodyKind: bodyForm, status: http.StatusSeeOther, answer: answerHTML, limited: true, mutates: true},
 
 	// Service groups.
 	{method: "GET", path: "/v1/groups", summary: "List service groups"},

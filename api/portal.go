@@ -69,11 +69,16 @@ type portal struct {
 	byEmail *limiter
 	// codesSent are the addresses a code went to lately, with its expiry.
 	codesSent *recentAnswers
+	// comments limits the comments on each request through its status link.
+	comments *limiter
+	// embedOrigins may frame the embeddable form and post JSON requests (FIELDFLOW_EMBED_ORIGINS).
+	embedOrigins []string
 }
 
 func newPortal(s *Server) *portal {
 	return &portal{s: s, byIP: newLimiter(portalIPRate, portalIPBurst), byEmail: newLimiter(codeEmailRate, codeEmailBurst),
-		codesSent: newRecentAnswers(codeResendAfter, 100_000)}
+		codesSent: newRecentAnswers(codeResendAfter, 100_000), comments: newLimiter(commentRate, commentBurst),
+		embedOrigins: embedOriginsFromEnv(s.cfg.Logger)}
 }
 
 // portalRoutes are the customer portal's pages and form posts.
@@ -84,6 +89,12 @@ func (s *Server) portalRoutes(e *gin.Engine) {
 	e.POST("/portal/login", p.limitByIP, sameOrigin, p.login)
 	e.POST("/portal/logout", p.limitByIP, sameOrigin, p.logout)
 	e.POST("/portal/work-orders", p.limitByIP, sameOrigin, p.submit)
+	// Service requests (portal_requests.go).
+	e.POST("/portal/service-requests", p.limitByIP, p.embedOrSameOrigin, p.submitRequest)
+	e.OPTIONS("/portal/service-requests", p.limitByIP, p.embedPreflight)
+	e.GET(EmbedPath, p.limitByIP, p.embedPage)
+	e.GET(RequestStatusPath+":token", p.limitByIP, p.statusPage)
+	e.POST(RequestStatusPath+":token/comments", p.limitByIP, sameOrigin, p.addComment)
 }
 
 // portalView is what a portal page shows.
@@ -110,6 +121,24 @@ type portalView struct {
 	Next string
 	// Number and TypeTitle describe the order a submission made.
 	Number, TypeTitle string
+
+	// Service requests (portal_requests.go). Queues are the queues the visitor may write to;
+	// SignInQueues those a guest may write to only after signing in.
+	Queues       []queueOption
+	SignInQueues []queueOption
+	// Queue is the request form shown; FieldErrors what is wrong with its fields.
+	Queue       *requestForm
+	FieldErrors map[string]string
+	// Embed: the page is the embeddable form (guest only); Binding is what its form token is
+	// bound to, carried by the form itself.
+	Embed   bool
+	Binding string
+	// StatusURL is a request's signed status page; Status what it shows, Comment a comment typed.
+	StatusURL string
+	Status    *statusView
+	Comment   string
+	// frameAncestors are the origins that may frame the page (none when empty).
+	frameAncestors []string
 }
 
 type typeOption struct {
@@ -134,6 +163,10 @@ type portalSubmission struct {
 
 // portalPage shows the form to report a problem, and the sign-in form to a guest.
 func (p *portal) portalPage(c *gin.Context) {
+	if key := c.Query("queue"); key != "" {
+		p.requestPage(c, key, false)
+		return
+	}
 	v, err := p.formView(c, nil)
 	if err != nil {
 		p.renderFailure(c, err)
@@ -193,6 +226,9 @@ func (p *portal) formView(c *gin.Context, d *store.Device) (portalView, error) {
 		channel = process.ChannelPortal
 	}
 	v.Types = typesFor(cat, channel)
+	if d == nil {
+		p.requestQueues(&v)
+	}
 	if channel == process.ChannelGuest {
 		for _, t := range typesFor(cat, process.ChannelPortal) {
 			if !slices.ContainsFunc(v.Types, func(o typeOption) bool { return o.Key == t.Key }) {
@@ -737,6 +773,19 @@ func (p *portal) formToken(c *gin.Context) (string, error) {
 // checkForm reads a posted form and checks its token against the browser's anti-forgery
 // cookie; it returns the form's nonce.
 func (p *portal) checkForm(c *gin.Context) (string, error) {
+	if err := p.parseForm(c); err != nil {
+		return "", err
+	}
+	binding, _ := c.Cookie(formCookie)
+	nonce, err := p.s.cfg.Keys.VerifyPortalForm(c.PostForm("token"), binding)
+	if err != nil {
+		return "", formExpired()
+	}
+	return nonce, nil
+}
+
+// parseForm reads a posted form of at most maxFormBytes.
+func (p *portal) parseForm(c *gin.Context) error {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
 	var err error
 	if c.ContentType() == "multipart/form-data" {
@@ -747,17 +796,11 @@ func (p *portal) checkForm(c *gin.Context) (string, error) {
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return "", newProblem(http.StatusRequestEntityTooLarge, "too-large", "Request too large", fmt.Sprintf("a form may have at most %d bytes", maxFormBytes))
+			return newProblem(http.StatusRequestEntityTooLarge, "too-large", "Request too large", fmt.Sprintf("a form may have at most %d bytes", maxFormBytes))
 		}
-		return "", badRequest("the form could not be read")
+		return badRequest("the form could not be read")
 	}
-	binding, _ := c.Cookie(formCookie)
-	nonce, err := p.s.cfg.Keys.VerifyPortalForm(c.PostForm("token"), binding)
-	if err != nil {
-		return "", newProblem(http.StatusForbidden, "form-expired", "Form expired",
-			"this form has expired or was not sent from our page (cookies must be allowed); load the page again and send it again")
-	}
-	return nonce, nil
+	return nil
 }
 
 func (p *portal) setCookie(c *gin.Context, name, value string, maxAge int) {
@@ -871,7 +914,13 @@ func (p *portal) render(c *gin.Context, status int, name string, v portalView) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Header("X-Content-Type-Options", "nosniff")
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	ancestors := "'none'"
+	if len(v.frameAncestors) > 0 {
+		// The embeddable form: the configured sites may frame it (X-Frame-Options cannot say so).
+		ancestors = strings.Join(v.frameAncestors, " ")
+		c.Writer.Header().Del("X-Frame-Options")
+	}
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors "+ancestors+"; base-uri 'none'")
 	c.Data(status, "text/html; charset=utf-8", b.Bytes())
 }
 

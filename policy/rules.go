@@ -93,6 +93,11 @@ var Rules = []Rule{
 	public("POST", "/portal/login", "an emailed one-time code; same-origin form; rate limited"),
 	public("POST", "/portal/logout", "the portal session; same-origin form"),
 	public("POST", "/portal/work-orders", "the portal session, or a record type that takes guests; same-origin form with a one-time form token; rate limited"),
+	public("POST", "/portal/service-requests", "the portal session, or a queue that takes guests (embedded forms and CORS posts from FIELDFLOW_EMBED_ORIGINS are guests'); one-time form token; rate limited"),
+	public("OPTIONS", "/portal/service-requests", "CORS preflight for FIELDFLOW_EMBED_ORIGINS, no data; rate limited"),
+	public("GET", "/portal/embed", "the embeddable guest form, framed only by FIELDFLOW_EMBED_ORIGINS; rate limited"),
+	public("GET", "/portal/requests/:token", "a signed request status link; rate limited per address"),
+	public("POST", "/portal/requests/:token/comments", "a signed request status link; same-origin form with a one-time form token; rate limited per address and per request"),
 
 	// Service requests.
 	byRole("POST", "/v1/service-requests", agent, supervisor, admin),
