@@ -94,6 +94,10 @@ func toProblem(err error) *problemError {
 		p := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable", "the workflow service cannot be reached; try again shortly")
 		p.retryAfter = "5"
 		return p
+	case store.Unavailable(err):
+		p := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable", "the database cannot be reached; try again shortly")
+		p.retryAfter = "5"
+		return p
 	}
 	return newProblem(http.StatusInternalServerError, "internal", "Internal error", "something went wrong on our side; it has been logged")
 }
