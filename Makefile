@@ -85,6 +85,12 @@ bench-go: ## Go benchmarks of process/ and api/, 6 runs with allocations, into b
 	@! grep -q '^FAIL' $(BENCH_OUT)
 	$(GO) run $(BENCHSTAT) $(OLD) $(BENCH_OUT)
 
+SOAK_DURATION ?= 5m
+
+.PHONY: soak
+soak: build ## Crash test for SOAK_DURATION: load through the API while worker, api and dev services are SIGKILLed; prints acknowledged, verified, lost, duplicated, kills survived
+	./$(BIN) soak --log-level error --duration $(SOAK_DURATION) $(SOAK_FLAGS)
+
 .PHONY: defs
 defs: build ## Validate the process definitions in definitions/
 	./$(BIN) defs validate definitions

@@ -179,6 +179,28 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}()
 	}
 
+	// A line every 15 seconds on how the load goes.
+	go func() {
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-loadCtx.Done():
+				return
+			case <-tick.C:
+				runs := d.Runs()
+				done := 0
+				for _, r := range runs {
+					if r.Done {
+						done++
+					}
+				}
+				fmt.Fprintf(cfg.Progress, "soak: %s: %d actions acknowledged, %d of %d runs finished\n",
+					time.Since(started).Round(time.Second), countAcked(runs), done, len(runs))
+			}
+		}
+	}()
+
 	// The killer: a random process at a random moment, each kind in turn in a shuffled order.
 	deadline := time.Now().Add(cfg.Duration)
 	var kinds []string
@@ -212,7 +234,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			at, kind, (time.Since(started) - at).Round(100*time.Millisecond), countAcked(d.Runs()))
 	}
 	stopLoad()
+	fmt.Fprintf(cfg.Progress, "soak: %s: load stopped; the clients finish the scripts they are in\n", time.Since(started).Round(100*time.Millisecond))
 	load.Wait()
+	fmt.Fprintf(cfg.Progress, "soak: %s: every script ended; verifying\n", time.Since(started).Round(100*time.Millisecond))
 	if killErr != nil {
 		return rep, killErr
 	}
@@ -223,6 +247,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer db.Close(context.Background())
 	d.settle(ctx, db, mb, cfg.Settle, rep)
+	fmt.Fprintf(cfg.Progress, "soak: %s: verified\n", time.Since(started).Round(100*time.Millisecond))
 	runs := d.Runs()
 	rep.Runs = len(runs)
 	for _, r := range runs {

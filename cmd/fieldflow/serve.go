@@ -127,6 +127,7 @@ func apiCommand(g *globals) *cobra.Command {
 		publicURL   string
 		smtpIntake  string
 		metricsAddr string
+		drain       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -134,7 +135,8 @@ func apiCommand(g *globals) *cobra.Command {
 		Long: `Serves the HTTP API against an existing Temporal server and PostgreSQL database. With
 --smtp-intake it also runs the SMTP intake of the service mailboxes (Mailbox definitions): mail to
 their addresses becomes work orders. The intake is off unless asked for, so only the replicas that
-should receive mail listen for it.`,
+should receive mail listen for it. On SIGTERM or Ctrl-C it stops accepting connections and lets the
+requests in flight finish, for up to --drain, before it exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -205,18 +207,22 @@ should receive mail listen for it.`,
 				return err
 			case <-ctx.Done():
 			}
-			shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			log.Info("stopping: draining the requests in flight", zap.Duration("drain", drain))
+			shutdown, cancel := context.WithTimeout(context.Background(), drain)
 			defer cancel()
 			if mail != nil {
 				_ = mail.Close(shutdown)
 			}
-			return srv.Shutdown(shutdown)
+			err = srv.Shutdown(shutdown)
+			log.Info("api stopped", zap.Error(err))
+			return err
 		},
 	}
 	conn.flags(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", envOr("FIELDFLOW_HTTP", ":8080"), "address of the HTTP API (env FIELDFLOW_HTTP)")
 	cmd.Flags().StringVar(&publicURL, "public-url", envOr("FIELDFLOW_PUBLIC_URL", "http://localhost:8080"), "public address of the API, for links in mail and QR codes (env FIELDFLOW_PUBLIC_URL)")
 	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions (env FIELDFLOW_DEFINITIONS)")
+	cmd.Flags().DurationVar(&drain, "drain", 40*time.Second, "on SIGTERM, how long requests in flight may take to finish before the API exits")
 	cmd.Flags().StringVar(&smtpIntake, "smtp-intake", envOr("FIELDFLOW_SMTP_INTAKE", ""), "address of the SMTP intake of the service mailboxes, like :2525; off when empty (env FIELDFLOW_SMTP_INTAKE)")
 	metricsFlag(cmd, &metricsAddr)
 	return cmd
@@ -228,11 +234,16 @@ func workerCommand(g *globals) *cobra.Command {
 		definitions string
 		baseURL     string
 		metricsAddr string
+		drain       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the Temporal worker that executes Fieldflow's workflows and activities",
-		Args:  cobra.NoArgs,
+		Long: `Runs the Temporal worker that executes Fieldflow's workflows and activities. On SIGTERM or
+Ctrl-C it stops taking tasks and lets the activities it is running finish (an email being sent, a
+projection being written) for up to --drain before it exits; what is still running then is retried
+by another worker after its timeout.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.log
@@ -268,14 +279,17 @@ func workerCommand(g *globals) *cobra.Command {
 			}
 			deps := worker.Dependencies{Store: st, BaseURL: baseURL, Keys: keys}
 			worker.MailFromEnv(&deps)
-			w := worker.New(tc, deps, sdkworker.Options{})
+			w := worker.New(tc, deps, sdkworker.Options{WorkerStopTimeout: drain})
 			log.Info("worker started", zap.String("task_queue", workflows.TaskQueue))
-			return w.Run(interruptOn(ctx))
+			err = w.Run(interruptOn(ctx))
+			log.Info("worker stopped")
+			return err
 		},
 	}
 	conn.flags(cmd)
 	cmd.Flags().StringVar(&definitions, "definitions", envOr("FIELDFLOW_DEFINITIONS", "definitions"), "folder of process definitions, checked at start (env FIELDFLOW_DEFINITIONS)")
 	cmd.Flags().StringVar(&baseURL, "public-url", envOr("FIELDFLOW_PUBLIC_URL", "http://localhost:8080"), "public address of the API, for links in messages (env FIELDFLOW_PUBLIC_URL)")
+	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long running activities may take to finish before the worker exits")
 	metricsFlag(cmd, &metricsAddr)
 	return cmd
 }
