@@ -62,7 +62,7 @@ func newFixtureIn(t testing.TB, dir string, opts ...func(*api.Config)) *fixture 
 	registry, err := api.NewRegistry(context.Background(), dir, st, log)
 	require.NoError(t, err)
 	cfg := api.Config{
-		Logger: log, Keys: keys, Workflows: workflows.NewClient(tc), Store: st, Registry: registry,
+		Logger: log, Keys: keys, Workflows: workflows.NewClient(tc, st), Store: st, Registry: registry,
 		ActionTimeout: 2 * time.Second, TokenRate: -1,
 	}
 	for _, o := range opts {

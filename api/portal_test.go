@@ -50,7 +50,7 @@ func newPortalFixture(t *testing.T, publicURL string) portalFixture {
 	st := storetest.New(t)
 	registry, err := api.NewRegistry(context.Background(), "../definitions", st, zaptest.NewLogger(t))
 	require.NoError(t, err)
-	wf := workflows.NewClient(tc)
+	wf := workflows.NewClient(tc, st)
 	srv := api.New(api.Config{
 		Logger: zaptest.NewLogger(t), Keys: keys, Workflows: wf, Store: st, Registry: registry,
 		ActionTimeout: 2 * time.Second, PublicURL: publicURL,

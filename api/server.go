@@ -22,7 +22,7 @@ import (
 
 // Workflows starts runs and sends them actions (implemented by *workflows.Client).
 type Workflows interface {
-	StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, preview process.ServiceRequest) (process.ServiceRequest, error)
+	StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, at time.Time) (process.ServiceRequest, error)
 	ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error)
 	MigrateServiceRequest(ctx context.Context, id string, q *process.Queue, stages map[string]string, actor, updateID string) (process.ServiceRequest, error)
 	SignalServiceRequest(ctx context.Context, id string, a process.Action) error

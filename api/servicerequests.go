@@ -92,8 +92,7 @@ func (s *Server) createServiceRequest(c *gin.Context) {
 	}
 	now := s.cfg.Now()
 	// Validate before a number is used up; the run applies the same rules again.
-	preview, _, err := process.CreateServiceRequest(q, in, p.Subject, now)
-	if err != nil {
+	if _, _, err := process.CreateServiceRequest(q, in, p.Subject, now); err != nil {
 		_ = c.Error(err)
 		return
 	}
@@ -110,8 +109,7 @@ func (s *Server) createServiceRequest(c *gin.Context) {
 		return
 	}
 	in.Number = numbering.Format(now, seq)
-	preview.Number = in.Number
-	sr, err := s.cfg.Workflows.StartServiceRequest(ctx, q, in, p.Subject, preview)
+	sr, err := s.cfg.Workflows.StartServiceRequest(ctx, q, in, p.Subject, now)
 	if errors.Is(err, workflows.ErrFinished) {
 		sr, err = s.cfg.Store.GetServiceRequest(ctx, id)
 	}

@@ -267,7 +267,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return s, nil
 	}
 
-	wf := workflows.NewClient(s.client)
+	wf := workflows.NewClient(s.client, s.store)
 	intakeService := &intake.Service{Catalog: s.Registry, Store: s.store, Workflows: wf}
 	apiConfig := api.Config{
 		Logger: log.Named("api"), Keys: keys, Workflows: wf, Store: s.store, Registry: s.Registry,

@@ -35,7 +35,7 @@ func newCustomerRequests(t *testing.T, stack *devstack.Stack) *customerRequests 
 	st, err := store.Open(ctx, stack.DatabaseURL)
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	return &customerRequests{t: t, stack: stack, store: st, client: workflows.NewClient(c)}
+	return &customerRequests{t: t, stack: stack, store: st, client: workflows.NewClient(c, st)}
 }
 
 func (cr *customerRequests) open(queue, channel, subject string, categories ...string) process.ServiceRequest {
@@ -47,15 +47,12 @@ func (cr *customerRequests) open(queue, channel, subject string, categories ...s
 	in := process.NewServiceRequest{ID: uuid.NewString(), Queue: q.Key, Subject: subject, Channel: channel,
 		Contact: process.Contact{Name: "Ada", Email: "ada@example.com"}, Categories: categories}
 	now := time.Now().UTC()
-	preview, _, err := process.CreateServiceRequest(q, in, "portal", now)
-	require.NoError(t, err)
 	numbering, err := process.ParseNumbering(q.Numbering)
 	require.NoError(t, err)
 	seq, err := cr.store.NextNumber(ctx, in.ID, numbering.Scope(now))
 	require.NoError(t, err)
 	in.Number = numbering.Format(now, seq)
-	preview.Number = in.Number
-	sr, err := cr.client.StartServiceRequest(ctx, q, in, "portal", preview)
+	sr, err := cr.client.StartServiceRequest(ctx, q, in, "portal", now)
 	require.NoError(t, err)
 	return sr
 }

@@ -33,7 +33,7 @@ type Store interface {
 
 // Starter starts work-order runs (*workflows.Client).
 type Starter interface {
-	StartWorkOrder(ctx context.Context, t *process.WorkOrderType, in process.NewWorkOrder, actor string, preview process.WorkOrder) (process.WorkOrder, error)
+	StartWorkOrder(ctx context.Context, t *process.WorkOrderType, in process.NewWorkOrder, actor string, at time.Time) (process.WorkOrder, error)
 }
 
 // Service creates work orders.
@@ -126,11 +126,7 @@ func (s *Service) CreateWorkOrder(ctx context.Context, sub Submission) (process.
 		return process.WorkOrder{}, err
 	}
 	in.Number = numbering.Format(at, seq)
-	preview, _, err := process.CreateWorkOrder(t, in, sub.Actor, at)
-	if err != nil {
-		return process.WorkOrder{}, err
-	}
-	wo, err := s.Workflows.StartWorkOrder(ctx, t, in, sub.Actor, preview)
+	wo, err := s.Workflows.StartWorkOrder(ctx, t, in, sub.Actor, at)
 	if errors.Is(err, workflows.ErrFinished) {
 		// A retry of a creation whose order has already closed: that order.
 		return s.Store.GetWorkOrder(ctx, in.ID)

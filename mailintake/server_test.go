@@ -41,7 +41,11 @@ type runs struct {
 	fail   int
 }
 
-func (r *runs) StartWorkOrder(_ context.Context, _ *process.WorkOrderType, in process.NewWorkOrder, _ string, preview process.WorkOrder) (process.WorkOrder, error) {
+func (r *runs) StartWorkOrder(_ context.Context, t *process.WorkOrderType, in process.NewWorkOrder, actor string, at time.Time) (process.WorkOrder, error) {
+	preview, _, err := process.CreateWorkOrder(t, in, actor, at)
+	if err != nil {
+		return process.WorkOrder{}, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.starts++

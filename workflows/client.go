@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/fieldflow/fieldflow/activities"
 	"github.com/fieldflow/fieldflow/process"
 )
 
@@ -23,41 +25,86 @@ var ErrFinished = errors.New("workflows: the run of this record has finished")
 var ErrUnavailable = errors.New("workflows: Temporal is unavailable")
 
 // Client starts Fieldflow runs and sends them actions. It is the only place that speaks to the
-// Temporal client about service requests.
+// Temporal client about service requests and work orders. It also writes to Postgres what the
+// runs hand back to their callers (see runner.callerProjects): a creation, and each action's new
+// state and events, before it returns them.
 type Client struct {
-	c client.Client
+	c     client.Client
+	store activities.ProjectionStore
 }
 
-// NewClient wraps a connected Temporal client.
-func NewClient(c client.Client) *Client { return &Client{c: c} }
+// NewClient wraps a connected Temporal client and the store the records are written to.
+func NewClient(c client.Client, store activities.ProjectionStore) *Client {
+	return &Client{c: c, store: store}
+}
 
-// StartServiceRequest starts the run of a new request and returns it once it is stored. preview is
-// the request as the interpreter will create it (for the summary and search attributes). Starting
+// StartServiceRequest creates a request at the instant at, starts its run and writes the request
+// to Postgres before returning it; the run creates the same request from the same input. Starting
 // a request whose run exists already returns that run's request, so a retried creation with the
 // same id creates nothing new.
-func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, preview process.ServiceRequest) (process.ServiceRequest, error) {
-	handle, err := c.updateWithStart(ctx, client.StartWorkflowOptions{
+func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string, at time.Time) (process.ServiceRequest, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	sr, effects, err := process.CreateServiceRequest(q, in, actor, at)
+	if err != nil {
+		return process.ServiceRequest{}, err
+	}
+	res := RequestResult{Request: sr, Events: emitted(effects), Unprojected: true}
+	err = c.start(ctx, client.StartWorkflowOptions{
 		ID:                    ServiceRequestWorkflowID(in.ID),
-		StaticSummary:         ServiceRequestSummary(in.Number, q, preview.Priority),
-		TypedSearchAttributes: temporal.NewSearchAttributes(serviceRequestAttributes(preview)...),
-	}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor, Lean: true})
-	return requestResult(ctx, handle, err)
+		StaticSummary:         ServiceRequestSummary(in.Number, q, sr.Priority),
+		TypedSearchAttributes: temporal.NewSearchAttributes(serviceRequestAttributes(sr)...),
+	}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor, Lean: true, CallerProjects: true, CreatedAt: at}, &res)
+	if err != nil {
+		return process.ServiceRequest{}, err
+	}
+	return c.writeRequest(ctx, res)
 }
 
-// updateWithStart starts a run (or finds the one with the same ID) and waits for its UpdateCreated:
-// the record once it is stored.
-func (c *Client) updateWithStart(ctx context.Context, opts client.StartWorkflowOptions, workflowType string, input any) (client.WorkflowUpdateHandle, error) {
+// start starts a run, eagerly when this process also runs a worker (the first workflow task then
+// runs here, without a round trip through the task queue). When the run exists already, found
+// is set to the record it holds (QueryRecord).
+func (c *Client) start(ctx context.Context, opts client.StartWorkflowOptions, workflowType string, input, found any) error {
 	opts.TaskQueue = TaskQueue
-	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
-	return c.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: c.c.NewWithStartWorkflowOperation(opts, workflowType, input),
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   UpdateCreated,
-			Args:         []any{CreatedInput{}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
+	opts.EnableEagerStart = true
+	_, err := c.c.ExecuteWorkflow(ctx, opts, workflowType, input)
+	if err == nil {
+		return nil
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &started) {
+		return translate(err)
+	}
+	v, err := c.c.QueryWorkflow(ctx, opts.ID, "", QueryRecord)
+	if err != nil {
+		if errors.Is(translate(err), ErrUnavailable) {
+			return translate(err)
+		}
+		// A run from before QueryRecord: it wrote its record itself.
+		return fmt.Errorf("%w: %v", ErrFinished, err)
+	}
+	return v.Get(found)
+}
+
+// writeRequest writes what a run handed back, when it is the caller's to write.
+func (c *Client) writeRequest(ctx context.Context, res RequestResult) (process.ServiceRequest, error) {
+	if res.Unprojected {
+		if err := c.store.SaveServiceRequest(ctx, res.Request, res.Events); err != nil {
+			return process.ServiceRequest{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	return res.Request, nil
+}
+
+// writeOrder is writeRequest for work orders.
+func (c *Client) writeOrder(ctx context.Context, res OrderResult) (process.WorkOrder, error) {
+	if res.Unprojected {
+		if err := c.store.SaveWorkOrder(ctx, res.Order, res.Events); err != nil {
+			return process.WorkOrder{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	return res.Order, nil
 }
 
 // act sends an action to a run as an UpdateAct and waits for it to complete.
@@ -75,19 +122,27 @@ func (c *Client) act(ctx context.Context, workflowID string, a process.Action, u
 // change is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
 func (c *Client) ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error) {
 	handle, err := c.act(ctx, ServiceRequestWorkflowID(id), a, updateID)
-	return requestResult(ctx, handle, err)
+	return c.requestResult(ctx, handle, err)
 }
 
-// requestResult waits for an update's result: the request as it was stored.
-func requestResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.ServiceRequest, error) {
-	if err != nil {
-		return process.ServiceRequest{}, translate(err)
-	}
+// requestResult waits for an update's result and writes it when the run left that to the caller.
+func (c *Client) requestResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.ServiceRequest, error) {
 	var res RequestResult
-	if err := handle.Get(ctx, &res); err != nil {
-		return process.ServiceRequest{}, translate(err)
+	if err := updateResult(ctx, handle, err, &res); err != nil {
+		return process.ServiceRequest{}, err
 	}
-	return res.Request, nil
+	return c.writeRequest(ctx, res)
+}
+
+// updateResult waits for an update's result.
+func updateResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error, res any) error {
+	if err != nil {
+		return translate(err)
+	}
+	if err := handle.Get(ctx, res); err != nil {
+		return translate(err)
+	}
+	return nil
 }
 
 // CheckHealth asks the Temporal frontend whether it serves.
@@ -137,7 +192,7 @@ func (c *Client) MigrateServiceRequest(ctx context.Context, id string, q *proces
 		Args:         []any{MigrateInput{Queue: q, Stages: stages, Actor: actor}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	return requestResult(ctx, handle, err)
+	return c.requestResult(ctx, handle, err)
 }
 
 // SignalServiceRequest sends an action that needs no answer (a contact's decision by link). The
@@ -149,23 +204,32 @@ func (c *Client) SignalServiceRequest(ctx context.Context, id string, a process.
 	return nil
 }
 
-// StartWorkOrder starts the run of a new work order with its record type pinned and returns the
-// order once it is stored. preview is the order as the interpreter will create it. Starting an
-// order whose run exists already returns that run's order (a retried creation creates nothing).
-func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, in process.NewWorkOrder, actor string, preview process.WorkOrder) (process.WorkOrder, error) {
-	handle, err := c.updateWithStart(ctx, client.StartWorkflowOptions{
+// StartWorkOrder creates a work order at the instant at with its record type pinned, starts its
+// run and writes the order to Postgres before returning it. Starting an order whose run exists
+// already returns that run's order (a retried creation creates nothing).
+func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, in process.NewWorkOrder, actor string, at time.Time) (process.WorkOrder, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	wo, effects, err := process.CreateWorkOrder(t, in, actor, at)
+	if err != nil {
+		return process.WorkOrder{}, err
+	}
+	res := OrderResult{Order: wo, Events: emitted(effects), Unprojected: true}
+	err = c.start(ctx, client.StartWorkflowOptions{
 		ID:                    WorkOrderWorkflowID(in.ID),
-		StaticSummary:         WorkOrderSummary(in.Number, t, preview.Priority),
-		TypedSearchAttributes: temporal.NewSearchAttributes(workOrderAttributes(preview)...),
-	}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor, Lean: true})
-	return orderResult(ctx, handle, err)
+		StaticSummary:         WorkOrderSummary(in.Number, t, wo.Priority),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workOrderAttributes(wo)...),
+	}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor, Lean: true, CallerProjects: true, CreatedAt: at}, &res)
+	if err != nil {
+		return process.WorkOrder{}, err
+	}
+	return c.writeOrder(ctx, res)
 }
 
 // ActOnWorkOrder sends a staff action to a work order's run and returns the order once the change
 // is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
 func (c *Client) ActOnWorkOrder(ctx context.Context, id string, a process.Action, updateID string) (process.WorkOrder, error) {
 	handle, err := c.act(ctx, WorkOrderWorkflowID(id), a, updateID)
-	return orderResult(ctx, handle, err)
+	return c.orderResult(ctx, handle, err)
 }
 
 // SignalWorkOrder sends a work order an action that needs no answer.
@@ -176,14 +240,12 @@ func (c *Client) SignalWorkOrder(ctx context.Context, id string, a process.Actio
 	return nil
 }
 
-// orderResult waits for a work-order update's result: the order as it was stored.
-func orderResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.WorkOrder, error) {
-	if err != nil {
-		return process.WorkOrder{}, translate(err)
-	}
+// orderResult waits for a work-order update's result and writes it when the run left that to the
+// caller.
+func (c *Client) orderResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.WorkOrder, error) {
 	var res OrderResult
-	if err := handle.Get(ctx, &res); err != nil {
-		return process.WorkOrder{}, translate(err)
+	if err := updateResult(ctx, handle, err, &res); err != nil {
+		return process.WorkOrder{}, err
 	}
-	return res.Order, nil
+	return c.writeOrder(ctx, res)
 }

@@ -44,7 +44,7 @@ func (r *runner[S]) convert(ctx workflow.Context, e process.StartWorkOrder) (map
 		TypedSearchAttributes: temporal.NewSearchAttributes(workOrderAttributes(preview)...),
 		StaticSummary:         WorkOrderSummary(in.Number, prepared.Type, preview.Priority),
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, WorkOrderWorkflowType, WorkOrderInput{Type: prepared.Type, New: in, Actor: "conversion", Lean: r.lean})
+	child := workflow.ExecuteChildWorkflow(cctx, WorkOrderWorkflowType, WorkOrderInput{Type: prepared.Type, New: in, Actor: "conversion", Lean: r.lean, CallerProjects: r.callerProjects})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return nil, err
 	}

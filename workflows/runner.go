@@ -56,7 +56,19 @@ type runner[S record] struct {
 	// marker, which would cost a marker and a search-attribute upsert per run; runs started
 	// before it replay in their old shape.
 	lean bool
+	// callerProjects: the caller of an update (workflows.Client) writes the state and events the
+	// update returns, before it answers; the run writes only its own steps (fired timers,
+	// finished effects, signals), when the events it handed out pile up, and at its end. That is
+	// one local-activity marker less per agent action. Chosen by the run's input, like lean.
+	callerProjects bool
+	// unconfirmed are the events handed to callers since the run last wrote the record itself.
+	// Its next own projection writes them again (writes are idempotent), so an action whose
+	// caller died before writing it still reaches Postgres.
+	unconfirmed []process.Event
 }
+
+// maxUnconfirmed bounds the events a run hands to its callers without writing them itself.
+const maxUnconfirmed = 32
 
 type runningTimer struct {
 	at     time.Time
@@ -75,8 +87,8 @@ func (r *runner[S]) validate(ctx workflow.Context, a process.Action) error {
 	return applicationError(err)
 }
 
-// step applies one action and carries out what follows: search attributes, the projection (before
-// returning, so a caller reads its write), timers and effects.
+// step applies one action of the run's own (a fired timer, a finished effect, a signal) and
+// carries out what follows: search attributes, the projection, timers and effects.
 func (r *runner[S]) step(ctx workflow.Context, a process.Action) (S, error) {
 	next, effects, err := r.in.apply(r.state, a, now(ctx))
 	if err != nil {
@@ -85,6 +97,39 @@ func (r *runner[S]) step(ctx workflow.Context, a process.Action) (S, error) {
 	}
 	r.state = next
 	return next, r.settle(ctx, next, effects)
+}
+
+// answer applies the action of an update. In a run whose callers project, it returns the events
+// the caller writes with the new state; otherwise the run has written both before it returns, so
+// a caller reads its write either way.
+func (r *runner[S]) answer(ctx workflow.Context, a process.Action) (S, []process.Event, error) {
+	if !r.callerProjects {
+		next, err := r.step(ctx, a)
+		return next, nil, err
+	}
+	next, effects, err := r.in.apply(r.state, a, now(ctx))
+	if err != nil {
+		var zero S
+		return zero, nil, applicationError(err)
+	}
+	r.state = next
+	events := emitted(effects)
+	r.handOut(ctx, events)
+	r.reconcileTimers(ctx)
+	r.startEffects(ctx, effects)
+	return next, events, nil
+}
+
+// handOut records events the caller writes, and writes them itself once too many are waiting.
+func (r *runner[S]) handOut(ctx workflow.Context, events []process.Event) {
+	r.publish(ctx)
+	r.unconfirmed = append(r.unconfirmed, events...)
+	if len(r.unconfirmed) >= maxUnconfirmed {
+		if err := r.project(ctx, r.state, nil); err != nil {
+			// The caller writes this state too; the run tries again at its next own step.
+			workflow.GetLogger(ctx).Warn("projection of handed-out events", "error", err)
+		}
+	}
 }
 
 // settle publishes, projects and schedules what a new state and its effects ask for.
@@ -113,10 +158,16 @@ func (r *runner[S]) publish(ctx workflow.Context) {
 	r.published = current
 }
 
+// project writes the record and its new events, with the events handed out since the run's last
+// own projection.
 func (r *runner[S]) project(ctx workflow.Context, state S, events []process.Event) error {
+	if len(r.unconfirmed) > 0 {
+		events = append(r.unconfirmed, events...)
+	}
 	if err := r.in.project(ctx, state, events); err != nil {
 		return err
 	}
+	r.unconfirmed = nil
 	r.projected = max(r.projected, r.in.revision(state))
 	return nil
 }
@@ -271,18 +322,64 @@ func (r *runner[S]) listen(ctx workflow.Context) {
 	})
 }
 
-// run brings a run to its end: a new record is settled first (projection, timers, effects), a
-// resumed one restarts its timers; then the loop runs until the record is closed or the server
-// suggests continuing as new.
-func (r *runner[S]) run(ctx workflow.Context, resumed bool, effects []process.Effect) error {
+// run brings a run to its end: a new record is settled first (projection, timers, effects) — or,
+// when its starter wrote the creation, handed out like an update's change —, a resumed one
+// restarts its timers; then the loop runs until the record is closed or the server suggests
+// continuing as new. Whatever the run handed out and did not write itself is written last.
+func (r *runner[S]) run(ctx workflow.Context, start runStart, effects []process.Effect) error {
 	r.listen(ctx)
-	if resumed {
+	switch start {
+	case resumed:
 		r.reconcileTimers(ctx)
-	} else if err := r.settle(ctx, r.state, effects); err != nil {
+	case createdByStarter:
+		r.handOut(ctx, emitted(effects))
+		r.reconcileTimers(ctx)
+		r.startEffects(ctx, effects)
+	default:
+		if err := r.settle(ctx, r.state, effects); err != nil {
+			return err
+		}
+	}
+	if err := r.loop(ctx); err != nil {
 		return err
 	}
-	return r.loop(ctx)
+	if len(r.unconfirmed) > 0 || r.projected < r.in.revision(r.state) {
+		return r.project(ctx, r.state, nil)
+	}
+	return nil
 }
+
+// startOf tells how a run begins from its input.
+func startOf(resume bool, createdAt time.Time) runStart {
+	switch {
+	case resume:
+		return resumed
+	case !createdAt.IsZero():
+		return createdByStarter
+	}
+	return created
+}
+
+// creationTime is the instant a record is created at: the starter's, when it wrote the creation
+// (its copy and the run's must be the same), else the run's own time.
+func creationTime(ctx workflow.Context, createdAt time.Time) time.Time {
+	if !createdAt.IsZero() {
+		return createdAt
+	}
+	return now(ctx)
+}
+
+// runStart is how a run begins.
+type runStart int
+
+const (
+	// created: the run creates the record and writes the creation itself.
+	created runStart = iota
+	// createdByStarter: the starter (workflows.Client) wrote the creation, as the run makes it.
+	createdByStarter
+	// resumed: the run continues a record carried over by continue-as-new.
+	resumed
+)
 
 // loop applies fired timers and finished effects until the record is closed (or the server
 // suggests continuing as new) and nothing is left in flight: no effect, no handler, no action.

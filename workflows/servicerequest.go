@@ -20,23 +20,24 @@ func ServiceRequest(ctx workflow.Context, in ServiceRequestInput) (ServiceReques
 	w := &serviceRequest{queue: in.Queue}
 	var effects []process.Effect
 	state := process.ServiceRequest{}
+	start := startOf(in.Resume != nil, in.CreatedAt)
 	if in.Resume != nil {
 		state = *in.Resume
 	} else {
 		var err error
-		if state, effects, err = process.CreateServiceRequest(in.Queue, in.New, in.Actor, now(ctx)); err != nil {
+		if state, effects, err = process.CreateServiceRequest(in.Queue, in.New, in.Actor, creationTime(ctx, in.CreatedAt)); err != nil {
 			return ServiceRequestResult{}, applicationError(err)
 		}
 	}
 	w.r = newRunner(w.interpreter(), state)
-	w.r.lean = in.Lean
+	w.r.lean, w.r.callerProjects = in.Lean, in.CallerProjects
 	if in.Resume != nil {
 		w.r.projected = in.Resume.Revision
 	}
 	if err := w.setup(ctx); err != nil {
 		return ServiceRequestResult{}, err
 	}
-	if err := w.r.run(ctx, in.Resume != nil, effects); err != nil {
+	if err := w.r.run(ctx, start, effects); err != nil {
 		return ServiceRequestResult{}, err
 	}
 	if w.r.state.State == process.StateClosed {
@@ -82,6 +83,11 @@ func (w *serviceRequest) setup(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandler(ctx, UpdateCreated, w.onCreated); err != nil {
 		return err
 	}
+	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (RequestResult, error) {
+		return RequestResult{Request: w.r.state, Events: w.r.unconfirmed, Unprojected: w.r.callerProjects}, nil
+	}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAct, w.act, workflow.UpdateHandlerOptions{
 		Validator: func(ctx workflow.Context, in ActInput) error { return w.r.validate(ctx, in.Action) },
 	}); err != nil {
@@ -104,11 +110,11 @@ func (w *serviceRequest) onCreated(ctx workflow.Context, _ CreatedInput) (Reques
 }
 
 func (w *serviceRequest) act(ctx workflow.Context, in ActInput) (RequestResult, error) {
-	sr, err := w.r.step(ctx, in.Action)
+	sr, events, err := w.r.answer(ctx, in.Action)
 	if err != nil {
 		return RequestResult{}, err
 	}
-	return RequestResult{Request: sr}, nil
+	return RequestResult{Request: sr, Events: events, Unprojected: w.r.callerProjects}, nil
 }
 
 // migrate moves the running request onto another version of its queue.

@@ -38,6 +38,10 @@ const (
 	UpdateMigrate = "migrate"
 )
 
+// QueryRecord returns the record as the run holds it (RequestResult or OrderResult), for a
+// starter that finds the run already started.
+const QueryRecord = "record"
+
 // SignalAction carries an ActInput that does not need an answer: a contact's decision through a
 // signed link, a link made by another request. Signals are accepted even while no worker runs; the
 // run applies them in order, and one the record no longer accepts is recorded in the log only.
@@ -54,6 +58,11 @@ type ServiceRequestInput struct {
 	// Lean is set by every start since the lean run shape (see runner.lean); runs started
 	// before it replay without it.
 	Lean bool `json:"lean,omitempty"`
+	// CallerProjects: the callers of the run's updates write what they return (runner.callerProjects).
+	CallerProjects bool `json:"callerProjects,omitempty"`
+	// CreatedAt, when set, is when the starter created the record and wrote it to Postgres: the
+	// run creates the same record at the same instant and does not write it again.
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
 
 // ServiceRequestResult is what a finished ServiceRequest run returns: the closed request.
@@ -77,9 +86,13 @@ type MigrateInput struct {
 	Actor  string            `json:"actor"`
 }
 
-// RequestResult is the result of both updates: the request as it was stored.
+// RequestResult is the result of the updates and of QueryRecord: the request, and whether the
+// caller writes it. With Unprojected, the caller writes the request and Events (the events of the
+// change, or for the query every event the run has not written itself) before it answers.
 type RequestResult struct {
-	Request process.ServiceRequest `json:"request"`
+	Request     process.ServiceRequest `json:"request"`
+	Events      []process.Event        `json:"events,omitempty"`
+	Unprojected bool                   `json:"unprojected,omitempty"`
 }
 
 // RequestType values of the RequestType search attribute.

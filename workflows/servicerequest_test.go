@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -35,13 +36,47 @@ func billing(t *testing.T) *process.Queue {
 }
 
 // harness runs the ServiceRequest workflow in the SDK's test environment (virtual time) with the
-// real projection writing to a private Postgres.
+// real projection writing to a private Postgres. Like workflows.Client, it writes the creation
+// before the run starts and what each update hands back — unless callerDies is set.
 type harness struct {
 	t     *testing.T
 	env   *testsuite.TestWorkflowEnvironment
 	store *store.Store
 	id    string
 	input workflows.ServiceRequestInput
+	// callerDies: the callers never write what the run hands back (they died first).
+	callerDies bool
+}
+
+// t0 is when every harness run starts.
+var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+// run writes the creation as workflows.Client does (unless the caller dies) and runs the workflow.
+func (h *harness) run() {
+	h.env.SetStartTime(h.input.CreatedAt)
+	if !h.callerDies {
+		sr, effects, err := process.CreateServiceRequest(h.input.Queue, h.input.New, h.input.Actor, h.input.CreatedAt)
+		require.NoError(h.t, err)
+		require.NoError(h.t, h.store.SaveServiceRequest(context.Background(), sr, emittedEvents(effects)))
+	}
+	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+}
+
+// write is what workflows.Client does with an update's result.
+func (h *harness) write(r workflows.RequestResult) {
+	if r.Unprojected && !h.callerDies {
+		require.NoError(h.t, h.store.SaveServiceRequest(context.Background(), r.Request, r.Events))
+	}
+}
+
+func emittedEvents(effects []process.Effect) []process.Event {
+	var events []process.Event
+	for _, e := range effects {
+		if em, ok := e.(process.Emit); ok {
+			events = append(events, em.Event)
+		}
+	}
+	return events
 }
 
 // newEnv is a test environment that logs only warnings.
@@ -60,7 +95,8 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, env: env, store: st, id: id, input: workflows.ServiceRequestInput{
 		Queue: q,
 		Actor: "alice",
-		Lean:  true, // as every client starts runs
+		// As workflows.Client starts runs.
+		Lean: true, CallerProjects: true, CreatedAt: t0,
 		New: process.NewServiceRequest{
 			ID: id, Number: "SR-2026-000007", Queue: "billing", Subject: "Invoice charged twice",
 			Contact: process.Contact{Email: "ada@example.com"}, Impact: "high", Urgency: "high",
@@ -88,6 +124,7 @@ func (h *harness) send(after time.Duration, name, updateID string, arg any) *out
 				o.err = err
 				if r, ok := res.(workflows.RequestResult); ok {
 					o.result = r
+					h.write(r)
 				}
 			},
 		}, arg)
@@ -119,7 +156,12 @@ func TestServiceRequestLifecycle(t *testing.T) {
 	ctx := context.Background()
 	resolved := true
 
-	created := h.send(0, workflows.UpdateCreated, "create", workflows.CreatedInput{})
+	var created process.ServiceRequest
+	h.env.RegisterDelayedCallback(func() {
+		var err error
+		created, err = h.store.GetServiceRequest(ctx, h.id)
+		require.NoError(t, err)
+	}, time.Second)
 	progress := h.send(time.Minute, workflows.UpdateAct, "p1", act(process.ActionProgress))
 	var afterProgress process.ServiceRequest
 	h.env.RegisterDelayedCallback(func() {
@@ -136,14 +178,13 @@ func TestServiceRequestLifecycle(t *testing.T) {
 		a.Resolved, a.Resolution = &resolved, "refund issued"
 	}))
 
-	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	h.run()
 	require.True(t, h.env.IsWorkflowCompleted())
 	require.NoError(t, h.env.GetWorkflowError())
 
-	require.NoError(t, created.err)
-	require.Equal(t, "new", created.result.Request.Stage)
-	require.Equal(t, "critical", created.result.Request.Priority)
-	require.Equal(t, int64(1), created.result.Request.Revision)
+	require.Equal(t, "new", created.Stage)
+	require.Equal(t, "critical", created.Priority)
+	require.Equal(t, int64(1), created.Revision)
 
 	require.NoError(t, progress.err)
 	require.Equal(t, "investigation", progress.result.Request.Stage)
@@ -191,11 +232,10 @@ func TestServiceRequestLifecycle(t *testing.T) {
 func TestServiceRequestActionsAfterCloseAreRefused(t *testing.T) {
 	h := newHarness(t)
 	resolved := false
-	h.send(0, workflows.UpdateCreated, "create", workflows.CreatedInput{})
 	// Two actions in the same instant: the close is applied first, the progress after it is refused.
 	closeIt := h.send(time.Minute, workflows.UpdateAct, "c1", act(process.ActionClose, func(a *process.Action) { a.Resolved = &resolved }))
 	late := h.send(time.Minute, workflows.UpdateAct, "p1", act(process.ActionProgress))
-	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	h.run()
 	require.NoError(t, h.env.GetWorkflowError())
 	require.NoError(t, closeIt.err)
 	require.True(t, late.done)
@@ -209,17 +249,17 @@ func TestServiceRequestActionsAfterCloseAreRefused(t *testing.T) {
 func TestServiceRequestRejectsInvalidCreation(t *testing.T) {
 	h := newHarness(t)
 	h.input.New.Subject = ""
-	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	h.callerDies = true // the Client refuses it before it starts a run
+	h.run()
 	require.True(t, h.env.IsWorkflowCompleted())
 	requireRefused(t, errors.Unwrap(h.env.GetWorkflowError()), process.CodeInvalid)
 }
 
 func TestServiceRequestContinuesAsNewWithItsState(t *testing.T) {
 	h := newHarness(t)
-	h.send(0, workflows.UpdateCreated, "create", workflows.CreatedInput{})
 	progress := h.send(time.Minute, workflows.UpdateAct, "p1", act(process.ActionProgress))
 	h.env.RegisterDelayedCallback(func() { h.env.SetContinueAsNewSuggested(true) }, 2*time.Minute)
-	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
+	h.run()
 	require.NoError(t, progress.err)
 
 	err := h.env.GetWorkflowError()
@@ -245,6 +285,7 @@ func TestServiceRequestContinuesAsNewWithItsState(t *testing.T) {
 			OnComplete: func(res any, err error) {
 				resumed.err = err
 				resumed.result, _ = res.(workflows.RequestResult)
+				h.write(resumed.result)
 			},
 		}, act(process.ActionClose, func(a *process.Action) { b := true; a.Resolved = &b }))
 	}, time.Minute)
@@ -258,3 +299,66 @@ func TestServiceRequestContinuesAsNewWithItsState(t *testing.T) {
 }
 
 func converterFor() converter.DataConverter { return converter.GetDefaultDataConverter() }
+
+// TestHandedOutChangesReachPostgresWithoutTheirCaller: the callers of the updates die before they
+// write what the run hands them. The run does not write each action itself, but once 32 events
+// wait it writes them, and at its end it writes the rest: nothing acknowledged by the run is
+// missing from Postgres, and nothing is there twice.
+func TestHandedOutChangesReachPostgresWithoutTheirCaller(t *testing.T) {
+	h := newHarness(t)
+	h.callerDies = true
+	q := *h.input.Queue
+	q.SLA = nil // no SLA timers: the run takes no step of its own before it closes
+	h.input.Queue = &q
+	ctx := context.Background()
+	revisionAt := func(after time.Duration) *int64 {
+		rev := new(int64)
+		h.env.RegisterDelayedCallback(func() {
+			sr, err := h.store.GetServiceRequest(ctx, h.id)
+			if err == nil {
+				*rev = sr.Revision
+			} else {
+				require.ErrorIs(t, err, store.ErrNotFound)
+				*rev = 0
+			}
+		}, after)
+		return rev
+	}
+	afterCreation := revisionAt(time.Second)
+	var sent []*outcome
+	for i := range 40 {
+		a := act(process.ActionProgress)
+		if i%2 == 1 {
+			a = act(process.ActionRegress, func(a *process.Action) { a.Reason = fmt.Sprintf("back %d", i) })
+		}
+		sent = append(sent, h.send(time.Duration(i+1)*time.Minute, workflows.UpdateAct, fmt.Sprintf("u%d", i), a))
+	}
+	afterTen := revisionAt(10*time.Minute + time.Second)
+	afterForty := revisionAt(40*time.Minute + time.Second)
+	resolved := true
+	h.send(50*time.Minute, workflows.UpdateAct, "close", act(process.ActionClose, func(a *process.Action) { a.Resolved = &resolved }))
+	h.run()
+	require.NoError(t, h.env.GetWorkflowError())
+	for i, o := range sent {
+		require.NoError(t, o.err, "update %d", i)
+		require.Len(t, o.result.Events, 1, "update %d hands out its event", i)
+		require.True(t, o.result.Unprojected)
+	}
+
+	require.Equal(t, int64(0), *afterCreation, "the run leaves the creation to its starter")
+	require.Equal(t, int64(0), *afterTen, "and each action to its caller")
+	// The creation and 31 actions are 32 events: the 31st action made the run write them.
+	require.Equal(t, int64(32), *afterForty)
+
+	var result workflows.ServiceRequestResult
+	require.NoError(t, h.env.GetWorkflowResult(&result))
+	stored, err := h.store.GetServiceRequest(ctx, h.id)
+	require.NoError(t, err)
+	require.Equal(t, result.Request, stored)
+	events, err := h.store.ListServiceRequestEvents(ctx, h.id, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, events, int(result.Request.Revision), "one event per revision, none twice")
+	for i, e := range events {
+		require.Equal(t, int64(i+1), e.Seq)
+	}
+}

@@ -25,23 +25,24 @@ func WorkOrder(ctx workflow.Context, in WorkOrderInput) (WorkOrderResult, error)
 	}
 	var effects []process.Effect
 	var state process.WorkOrder
+	start := startOf(in.Resume != nil, in.CreatedAt)
 	if in.Resume != nil {
 		state = *in.Resume
 	} else {
 		var err error
-		if state, effects, err = process.CreateWorkOrder(w.typ, in.New, in.Actor, now(ctx)); err != nil {
+		if state, effects, err = process.CreateWorkOrder(w.typ, in.New, in.Actor, creationTime(ctx, in.CreatedAt)); err != nil {
 			return WorkOrderResult{}, applicationError(err)
 		}
 	}
 	w.r = newRunner(w.interpreter(), state)
-	w.r.lean = in.Lean
+	w.r.lean, w.r.callerProjects = in.Lean, in.CallerProjects
 	if in.Resume != nil {
 		w.r.projected = in.Resume.Revision
 	}
 	if err := w.setup(ctx); err != nil {
 		return WorkOrderResult{}, err
 	}
-	if err := w.r.run(ctx, in.Resume != nil, effects); err != nil {
+	if err := w.r.run(ctx, start, effects); err != nil {
 		return WorkOrderResult{}, err
 	}
 	if w.r.state.State == process.StateClosed {
@@ -107,9 +108,14 @@ func (w *workOrder) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := workflow.SetQueryHandler(ctx, QueryRecord, func() (OrderResult, error) {
+		return OrderResult{Order: w.r.state, Events: w.r.unconfirmed, Unprojected: w.r.callerProjects}, nil
+	}); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAct, func(ctx workflow.Context, in ActInput) (OrderResult, error) {
-		wo, err := w.r.step(ctx, in.Action)
-		return OrderResult{Order: wo}, err
+		wo, events, err := w.r.answer(ctx, in.Action)
+		return OrderResult{Order: wo, Events: events, Unprojected: w.r.callerProjects}, err
 	}, workflow.UpdateHandlerOptions{
 		Validator: func(ctx workflow.Context, in ActInput) error { return w.r.validate(ctx, in.Action) },
 	}); err != nil {

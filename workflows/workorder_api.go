@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -28,6 +29,9 @@ type WorkOrderInput struct {
 	// Lean is set by every start since the lean run shape (see runner.lean); runs started
 	// before it replay without it.
 	Lean bool `json:"lean,omitempty"`
+	// CallerProjects and CreatedAt: as in ServiceRequestInput.
+	CallerProjects bool      `json:"callerProjects,omitempty"`
+	CreatedAt      time.Time `json:"createdAt,omitzero"`
 }
 
 // WorkOrderResult is what a finished WorkOrder run returns.
@@ -37,7 +41,9 @@ type WorkOrderResult struct {
 
 // OrderResult is the result of the WorkOrder updates: the order as it was stored.
 type OrderResult struct {
-	Order process.WorkOrder `json:"order"`
+	Order       process.WorkOrder `json:"order"`
+	Events      []process.Event   `json:"events,omitempty"`
+	Unprojected bool              `json:"unprojected,omitempty"`
 }
 
 // MigrateWorkOrderInput is the argument of UpdateMigrate on a work order: the new version of its

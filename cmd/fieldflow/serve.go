@@ -171,7 +171,7 @@ requests in flight finish, for up to --drain, before it exits.`,
 				return err
 			}
 			go reloadOnHangup(ctx, registry, log)
-			cfg := apiConfig(log, keys, workflows.NewClient(tc), st, registry, publicURL)
+			cfg := apiConfig(log, keys, workflows.NewClient(tc, st), st, registry, publicURL)
 			if metrics != nil {
 				cfg.Metrics = metrics.registry
 			}
