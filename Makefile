@@ -54,11 +54,14 @@ histories: ## Record the histories of real runs into workflows/testdata/historie
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
-fuzz: ## Fuzz the definition loader, expressions, durations and the API's request bodies (FUZZTIME each, default 30s)
+fuzz: ## Fuzz the definition loader, expressions, durations, actions, the API's request and action bodies and the email parser (FUZZTIME each, default 30s)
 	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzExpr$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./process/ -run '^$$' -fuzz '^FuzzActions$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./api/ -run '^$$' -fuzz '^FuzzRequestBodies$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./api/ -run '^$$' -fuzz '^FuzzActionBodies$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./mailintake/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 BENCH_N ?= 400
 BENCH_C ?= 8

@@ -100,17 +100,17 @@ func Parse(raw []byte, limits Limits) (*Message, error) {
 		return nil, malformed("%v", err)
 	}
 	m := &Message{ID: strings.TrimSpace(msg.Header.Get("Message-Id"))}
-	m.Subject = strings.TrimSpace(decodeHeader(msg.Header.Get("Subject")))
+	m.Subject = strings.TrimSpace(textOnly(decodeHeader(msg.Header.Get("Subject"))))
 	parser := &mail.AddressParser{WordDecoder: wordDecoder}
 	if from, err := parser.ParseList(msg.Header.Get("From")); err == nil && len(from) > 0 {
 		m.From = *from[0]
-		m.From.Address = strings.ToLower(m.From.Address)
+		m.From.Name, m.From.Address = textOnly(m.From.Name), textOnly(strings.ToLower(m.From.Address))
 	}
 	for _, h := range []string{"To", "Cc"} {
 		if v := msg.Header.Get(h); v != "" {
 			if list, err := parser.ParseList(v); err == nil {
 				for _, a := range list {
-					m.To = append(m.To, strings.ToLower(a.Address))
+					m.To = append(m.To, textOnly(strings.ToLower(a.Address)))
 				}
 			}
 		}
@@ -127,7 +127,7 @@ func Parse(raw []byte, limits Limits) (*Message, error) {
 	if text == "" && w.html != "" {
 		text = htmlText(w.html)
 	}
-	m.Body = cut(normalizeText(text), limits.BodyRunes)
+	m.Body = cut(normalizeText(textOnly(text)), limits.BodyRunes)
 	if m.ID == "" {
 		m.ID = digest(msg.Header, body)
 	}
@@ -216,7 +216,10 @@ func (w *walker) part(h header, body []byte, depth int) error {
 	if name == "" {
 		name = fmt.Sprintf("attachment-%d%s", len(w.msg.Attachments)+1, extension(ctype))
 	}
-	name = path.Base(strings.ReplaceAll(name, `\`, "/")) // never a path, whatever the sender wrote
+	name = path.Base(strings.ReplaceAll(textOnly(name), `\`, "/")) // never a path, whatever the sender wrote
+	if name == "/" || name == "." || name == ".." {
+		name = fmt.Sprintf("attachment-%d%s", len(w.msg.Attachments)+1, extension(ctype))
+	}
 	if w.limits.AttachmentBytes > 0 && int64(len(data)) > w.limits.AttachmentBytes {
 		return &TooLargeError{Name: name, Limit: w.limits.AttachmentBytes}
 	}
@@ -368,6 +371,12 @@ func normalizeText(s string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\n")
+}
+
+// textOnly makes s text PostgreSQL stores: invalid UTF-8 becomes U+FFFD and NUL bytes are dropped
+// (a text or jsonb value cannot hold them, so a message with one could never be saved).
+func textOnly(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // cut keeps the first n runes of s, saying when it cut.
