@@ -86,7 +86,7 @@ func FuzzActionBodies(f *testing.F) {
 		Notes:      []process.Note{{ID: "n1", Text: "first call", By: "root", At: now}},
 		Charges:    []process.Charge{{ID: "c1", Kind: "fee", Description: "visit", Quantity: 1, UnitPrice: 80, Amount: 80}},
 		Activities: []process.Task{}, Attachments: []process.Attachment{},
-		Approvals: []process.ApprovalState{{ID: "ap1", Approvers: []process.Approver{{User: "root"}}, Needed: 1, Status: "pending", Decisions: []process.Decision{}}},
+		Approvals:  []process.ApprovalState{{ID: "ap1", Approvers: []process.Approver{{User: "root"}}, Needed: 1, Status: "pending", Decisions: []process.Decision{}}},
 		Definition: process.DefinitionRef{Key: "billing", Version: version("billing")},
 		CreatedAt:  now, UpdatedAt: now, Revision: 3,
 	}
