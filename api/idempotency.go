@@ -22,6 +22,7 @@ import (
 type idempotencyStore interface {
 	BeginIdempotent(ctx context.Context, r store.IdempotentRequest, ttl, stale time.Duration) (store.IdempotencyRecord, bool, error)
 	CompleteIdempotent(ctx context.Context, r store.IdempotentRequest, status int, contentType, location string, body []byte) error
+	TouchIdempotent(ctx context.Context, r store.IdempotentRequest) error
 	ReleaseIdempotent(ctx context.Context, r store.IdempotentRequest) error
 	DeleteIdempotencyKeysBefore(ctx context.Context, t time.Time) (int64, error)
 }
@@ -55,6 +56,12 @@ const (
 	maxIdempotentBody = maxAttachmentBytes + 64<<10
 	// maxReplayedBody is the largest answer kept for replay; a larger one is not kept.
 	maxReplayedBody = 4 << 20
+	// idempotencyHeartbeat is how often a request that runs touches its pending key, and
+	// idempotencyStale how long a pending key may go untouched before a retry takes it over (its
+	// process died: killed, or cut off from PostgreSQL). A takeover while the first request is in
+	// fact still running meets the deterministic record ids and update IDs.
+	idempotencyHeartbeat = 5 * time.Second
+	idempotencyStale     = 4 * idempotencyHeartbeat
 )
 
 // idempotencyTTL is FIELDFLOW_IDEMPOTENCY_TTL (a Go duration such as 24h or 90m), 24h when unset
@@ -125,10 +132,9 @@ func (s *Server) idempotent(c *gin.Context) {
 		Hash: requestHash(c.Request, body),
 	}
 	ctx := context.WithoutCancel(c.Request.Context())
-	stale := 2*s.cfg.ActionTimeout + time.Minute
 	ttl := s.idempotencyTTL
 	s.sweepIdempotencyKeys(ctx, is, ttl)
-	rec, first, err := is.BeginIdempotent(ctx, req, ttl, stale)
+	rec, first, err := is.BeginIdempotent(ctx, req, ttl, idempotencyStale)
 	if err != nil {
 		s.cfg.Logger.Error("idempotency key", zap.Error(err), zap.String("request_id", c.GetString(requestIDKey)))
 		pe := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable", "the idempotency store cannot be reached; try again shortly")
@@ -167,7 +173,24 @@ func (s *Server) idempotent(c *gin.Context) {
 	}
 
 	// First: run the handler, capture its answer, keep it when final, release the key otherwise
-	// (also when the handler panics).
+	// (also when the handler panics). While it runs, the key is touched so that it is not taken
+	// for the key of a dead process.
+	alive := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(idempotencyHeartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-alive:
+				return
+			case <-tick.C:
+				if err := is.TouchIdempotent(ctx, req); err != nil {
+					s.cfg.Logger.Warn("touch idempotency key", zap.Error(err))
+				}
+			}
+		}
+	}()
+	defer close(alive)
 	done := false
 	defer func() {
 		if !done {

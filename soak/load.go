@@ -31,6 +31,9 @@ type Action struct {
 	Attempts int
 	Replayed bool // the acknowledgement was a replay of a stored answer
 	Err      string
+	// FirstErr is the first failed attempt's error; Took is from the first attempt to the answer.
+	FirstErr string
+	Took     time.Duration
 }
 
 // Trace is one record driven through its script.
@@ -139,6 +142,7 @@ func retryable(a answer, err error) bool {
 // runs out; extra409 retries a 409 "not allowed now" for a while too (an offer not made yet).
 func (c *client) do(ctx context.Context, act *Action, user, contentType string, body []byte, extra409 time.Duration) (map[string]any, error) {
 	start := time.Now()
+	defer func() { act.Took = time.Since(start) }()
 	for {
 		act.Attempts++
 		a, err := c.send(ctx, user, http.MethodPost, act.Path, contentType, body, act.Key)
@@ -151,6 +155,9 @@ func (c *client) do(ctx context.Context, act *Action, user, contentType string, 
 			act.Err = err.Error()
 		} else {
 			act.Err = fmt.Sprintf("%d %v", a.status, a.body)
+		}
+		if act.FirstErr == "" {
+			act.FirstErr = act.Err
 		}
 		again := retryable(a, err) || (a.status == http.StatusConflict && time.Since(start) < extra409)
 		if !again || time.Since(start) > c.patience || ctx.Err() != nil {

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +77,8 @@ type Report struct {
 	KillsSurvived     int
 	Problems          []string
 	Seed              uint64
+	// Slowest are the acknowledged actions that took longest, with their first error.
+	Slowest []string
 }
 
 // OK is true when nothing was lost, duplicated or stuck.
@@ -94,6 +97,9 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "  invoices              %d issued, %d expected\n", r.Invoices, r.InvoicesExpected)
 	fmt.Fprintf(w, "  emails                %d distinct, %d expected (%d redelivered with the same Message-ID)\n", r.Emails, r.EmailsExpected, r.EmailsRedelivered)
 	fmt.Fprintf(w, "  kills survived        %d (worker %d, api %d, dev %d)\n", r.KillsSurvived, r.Kills["worker"], r.Kills["api"], r.Kills["dev"])
+	for _, s := range r.Slowest {
+		fmt.Fprintf(w, "  slow                  %s\n", s)
+	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  PROBLEM %s\n", p)
 	}
@@ -267,6 +273,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				rep.Replayed++
 			}
 		}
+	}
+	var all []*Action
+	for _, r := range runs {
+		for _, a := range r.Actions {
+			if a.Acked {
+				all = append(all, a)
+			}
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Took > all[j].Took })
+	for _, a := range all[:min(3, len(all))] {
+		rep.Slowest = append(rep.Slowest, fmt.Sprintf("%s %s %s: %s in %d attempts, first failure: %.200s", a.Run, a.Name, a.Path, a.Took.Round(100*time.Millisecond), a.Attempts, a.FirstErr))
 	}
 	rep.Elapsed = time.Since(started)
 	return rep, nil

@@ -36,7 +36,8 @@ type IdempotencyRecord struct {
 // the caller is the first (it must then CompleteIdempotent or ReleaseIdempotent), or the existing
 // record and false otherwise: a completed answer to replay, or a request still running — the caller
 // compares the hashes. A record created more than ttl ago is deleted and the key claimed anew, and
-// so is a record still pending after stale (the process answering it died).
+// so is a record still pending and not touched (TouchIdempotent) for stale: the process answering
+// it died.
 func (s *Store) BeginIdempotent(ctx context.Context, r IdempotentRequest, ttl, stale time.Duration) (IdempotencyRecord, bool, error) {
 	now := time.Now()
 	for attempt := 0; attempt < 3; attempt++ {
@@ -78,6 +79,15 @@ func (s *Store) CompleteIdempotent(ctx context.Context, r IdempotentRequest, sta
 	})
 	if err != nil {
 		return fmt.Errorf("store: complete idempotency key: %w", err)
+	}
+	return nil
+}
+
+// TouchIdempotent marks the pending key of a request that still runs as alive: BeginIdempotent
+// takes over a pending key only when it has not been touched for the stale window.
+func (s *Store) TouchIdempotent(ctx context.Context, r IdempotentRequest) error {
+	if _, err := s.q.TouchIdempotencyKey(ctx, db.TouchIdempotencyKeyParams{Principal: r.Principal, Key: r.Key, RequestHash: r.Hash}); err != nil {
+		return fmt.Errorf("store: touch idempotency key: %w", err)
 	}
 	return nil
 }

@@ -76,3 +76,34 @@ func TestIdempotencyKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n)
 }
+
+// TestIdempotencyKeyTouched: a pending key touched by its running request is not taken over; one
+// left untouched (its process died) is, after the stale window.
+func TestIdempotencyKeyTouched(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	req := store.IdempotentRequest{Principal: "alice", Key: "k-touch", Method: "POST", Path: "/v1/service-requests", Hash: []byte("h1")}
+	const stale = 300 * time.Millisecond
+	_, first, err := s.BeginIdempotent(ctx, req, time.Hour, stale)
+	require.NoError(t, err)
+	require.True(t, first)
+	for range 4 { // 400 ms in all, longer than the stale window, touched every 100 ms
+		time.Sleep(100 * time.Millisecond)
+		require.NoError(t, s.TouchIdempotent(ctx, req))
+	}
+	_, first, err = s.BeginIdempotent(ctx, req, time.Hour, stale)
+	require.NoError(t, err)
+	require.False(t, first, "a key its request keeps touching stays its own")
+	time.Sleep(stale + 50*time.Millisecond)
+	_, first, err = s.BeginIdempotent(ctx, req, time.Hour, stale)
+	require.NoError(t, err)
+	require.True(t, first, "an untouched pending key is taken over")
+
+	// Touching a completed key changes nothing.
+	require.NoError(t, s.CompleteIdempotent(ctx, req, 201, "application/json", "", []byte(`{}`)))
+	require.NoError(t, s.TouchIdempotent(ctx, req))
+	rec, first, err := s.BeginIdempotent(ctx, req, time.Hour, stale)
+	require.NoError(t, err)
+	require.False(t, first)
+	require.True(t, rec.Completed)
+}

@@ -26,3 +26,9 @@ WHERE principal = $1 AND key = $2 AND request_hash = $3 AND completed_at IS NULL
 
 -- name: DeleteIdempotencyKeysBefore :execrows
 DELETE FROM idempotency_keys WHERE created_at < sqlc.arg(before)::timestamptz;
+
+-- name: TouchIdempotencyKey :execrows
+-- Keeps a pending key fresh while its request runs: the stale window counts from the last touch,
+-- so a key whose process died is taken over soon, and one whose request still runs never is.
+UPDATE idempotency_keys SET created_at = now()
+WHERE principal = $1 AND key = $2 AND request_hash = $3 AND completed_at IS NULL;

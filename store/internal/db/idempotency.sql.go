@@ -169,3 +169,24 @@ func (q *Queries) ReleaseIdempotencyKey(ctx context.Context, arg ReleaseIdempote
 	}
 	return result.RowsAffected(), nil
 }
+
+const touchIdempotencyKey = `-- name: TouchIdempotencyKey :execrows
+UPDATE idempotency_keys SET created_at = now()
+WHERE principal = $1 AND key = $2 AND request_hash = $3 AND completed_at IS NULL
+`
+
+type TouchIdempotencyKeyParams struct {
+	Principal   string
+	Key         string
+	RequestHash []byte
+}
+
+// Keeps a pending key fresh while its request runs: the stale window counts from the last touch,
+// so a key whose process died is taken over soon, and one whose request still runs never is.
+func (q *Queries) TouchIdempotencyKey(ctx context.Context, arg TouchIdempotencyKeyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, touchIdempotencyKey, arg.Principal, arg.Key, arg.RequestHash)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
