@@ -47,9 +47,12 @@ generate: ## Regenerate store/internal/db from the SQL in store/ (sqlc)
 verify: generate lint ## Check that generated code is current, then lint
 	git diff --exit-code -- store/internal/db
 
+# The end-to-end tests whose runs make the recorded histories (see workflows/testdata/histories/README.md).
+HISTORY_TESTS := TestServiceRequestFromNewToClosed|TestCreationIsIdempotent|TestConversionToWorkOrder|TestChargesApprovalByLinkAndInvoice|TestNotesActivitiesAndTodo|TestSLAAlertFiresASignedWebhook|TestRunsKeepTheirVersion|TestContinueAsNewKeepsEverything|TestRepairFromDispatchToCompletion|TestConcurrentClaimsOfAPooledOrder|TestOfferTimesOutAndReturnsToDispatch|TestRatingAutoCompletesInSeconds|TestRatingsOfInstallations|TestFollowUpOfALowRatingTimesOut
+
 .PHONY: histories
 histories: ## Record the histories of real runs into workflows/testdata/histories for the replay tests
-	FIELDFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -count=1 -run 'TestServiceRequestFromNewToClosed|TestCreationIsIdempotent|TestConversionToWorkOrder' ./e2e/
+	FIELDFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -count=1 -timeout 20m -run '^($(HISTORY_TESTS))$$' ./e2e/
 
 FUZZTIME ?= 30s
 

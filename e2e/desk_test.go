@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/workflows"
 )
 
 // TestChargesApprovalByLinkAndInvoice: charges above 100 make the billing queue ask for approval
@@ -89,6 +90,7 @@ func TestChargesApprovalByLinkAndInvoice(t *testing.T) {
 	types := eventTypes(alice.must(http.StatusOK, "GET", path+"/events", nil))
 	require.Equal(t, 1, count(types, "invoice_issued"))
 	require.Equal(t, 1, count(types, "closed"))
+	recordHistory(t, stack.Client(), workflows.ServiceRequestWorkflowID(sr["id"].(string)), "service-request-approval-invoice")
 
 	// Unresolved: nothing is billed.
 	other := alice.must(http.StatusCreated, "POST", "/v1/service-requests", map[string]any{
@@ -144,4 +146,5 @@ func TestNotesActivitiesAndTodo(t *testing.T) {
 	done := fay.must(http.StatusOK, "POST", "/v1/todo/"+item["id"].(string)+"/complete", nil)
 	require.Equal(t, "done", done["activities"].([]any)[0].(map[string]any)["status"])
 	require.Empty(t, fay.must(http.StatusOK, "GET", "/v1/todo", nil)["items"])
+	recordHistory(t, stack.Client(), workflows.ServiceRequestWorkflowID(sr["id"].(string)), "service-request-notes-activities")
 }

@@ -497,6 +497,7 @@ const smtpUnavailable = "reply:421 4.3.2 smtptest.local Service not available, t
 // attempt is given up at a timeout, the activities retry with growing intervals, and the mail and
 // the webhook arrive exactly once; the delivery log records both.
 func TestFaultMailAndWebhookRetry(t *testing.T) {
+	t.Parallel() // mostly waiting for the timeouts of the hung attempts
 	box := smtptest.Start(t)
 	mailFront := startProxy(t, box.Addr())
 	mailFront.script = []string{"hang", smtpUnavailable}

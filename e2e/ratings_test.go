@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/auth"
+	"github.com/fieldflow/fieldflow/workflows"
 )
 
 // TestRatingsOfInstallations drives two installations through the pool, the checklist and their
@@ -53,6 +54,7 @@ func TestRatingsOfInstallations(t *testing.T) {
 	rated := ann.must(http.StatusOK, "POST", annPath+"/ratings", map[string]any{"score": 9, "comment": "neat and quick"})
 	require.Equal(t, "closed", rated["state"], "one rating completes the node; the order ends")
 	ann.problem(http.StatusConflict, "POST", annPath+"/ratings", map[string]any{"score": 9})
+	recordHistory(t, stack.Client(), workflows.WorkOrderWorkflowID(annPath[len("/v1/work-orders/"):]), "work-order-installation-rated")
 
 	ben, benPath := install("ben")
 	ben.must(http.StatusOK, "POST", benPath+"/ratings", map[string]any{"score": 6})

@@ -107,4 +107,5 @@ stages:
 	types := eventTypes(alice.must(http.StatusOK, "GET", path+"/events", nil))
 	require.Subset(t, types, []string{"sla_alert", "sla_breached", "webhook_delivered"})
 	requireVisible(t, stack.Client(), workflows.ServiceRequestWorkflowID(sr["id"].(string)), "SlaBreached = true AND Queue = 'fast'")
+	recordHistory(t, stack.Client(), workflows.ServiceRequestWorkflowID(sr["id"].(string)), "service-request-sla-alert-breach")
 }

@@ -75,6 +75,7 @@ func TestRunsKeepTheirVersion(t *testing.T) {
 	require.Equal(t, "response", alice.must(http.StatusOK, "POST", oldPath+"/progress", nil)["stage"])
 	require.Contains(t, eventTypes(alice.must(http.StatusOK, "GET", oldPath+"/events", nil)), "migrated")
 	requireVisible(t, stack.Client(), workflows.ServiceRequestWorkflowID(old["id"].(string)), "DefinitionVersion = '"+newVersion+"'")
+	recordHistory(t, stack.Client(), workflows.ServiceRequestWorkflowID(old["id"].(string)), "service-request-migrated")
 
 	// Both versions stay stored; a broken edit is refused and changes nothing.
 	versions := designer.must(http.StatusOK, "GET", "/v1/definitions/billing", nil)["versions"].([]any)

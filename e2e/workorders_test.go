@@ -17,6 +17,7 @@ import (
 
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/devstack"
+	"github.com/fieldflow/fieldflow/workflows"
 )
 
 // TestWorkOrderIntakeByStaffAndOtherSystems: staff create work orders with their channel; another
@@ -157,6 +158,7 @@ func TestRepairFromDispatchToCompletion(t *testing.T) {
 		require.Contains(t, types, want)
 	}
 	require.Equal(t, 2, count(types, "offered"), "offered to eve, then to frank")
+	recordHistory(t, stack.Client(), workflows.WorkOrderWorkflowID(wo["id"].(string)), "work-order-repair-dispatch-checklist")
 }
 
 // TestConcurrentClaimsOfAPooledOrder: a dispatcher leaves an installation in a group's pool; five
@@ -220,6 +222,7 @@ func TestConcurrentClaimsOfAPooledOrder(t *testing.T) {
 	require.Equal(t, winner, got["engineer"])
 	require.Equal(t, "install", got["node"], "claiming is accepting: the order is at the checklist")
 	require.Empty(t, first.must(http.StatusOK, "GET", "/v1/todo/pool", nil)["items"])
+	recordHistory(t, stack.Client(), workflows.WorkOrderWorkflowID(wo["id"].(string)), "work-order-pool-claim")
 }
 
 // withWorkOrderType runs the stack on the shipped definitions plus one more work-order type.
@@ -275,6 +278,7 @@ func TestOfferTimesOutAndReturnsToDispatch(t *testing.T) {
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		require.Contains(c, todoKinds(dan.must(http.StatusOK, "GET", "/v1/todo", nil)), "dispatch")
 	}, 10*time.Second, 100*time.Millisecond, "the dispatcher is alerted")
+	recordHistory(t, stack.Client(), workflows.WorkOrderWorkflowID(wo["id"].(string)), "work-order-offer-timeout")
 }
 
 // quickRating is a work-order type whose rating node auto-completes after two seconds.
@@ -308,6 +312,7 @@ func TestRatingAutoCompletesInSeconds(t *testing.T) {
 	events := eventTypes(dan.must(http.StatusOK, "GET", path+"/events", nil))
 	require.Contains(t, events, "rating_skipped")
 	require.Less(t, indexOf(events, "rating_skipped"), indexOf(events, "closed"))
+	recordHistory(t, stack.Client(), workflows.WorkOrderWorkflowID(wo["id"].(string)), "work-order-rating-auto-complete")
 }
 
 func indexOf(items []string, want string) int {
