@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,8 @@ type ScaleOptions struct {
 	Wait time.Duration
 	// StickyCacheSize is the worker's sticky workflow cache, for the report.
 	StickyCacheSize int
+	// HeapProfile, when set, is where a heap profile is written once every request is open.
+	HeapProfile string
 
 	APIURL string
 	Token  func(sub string, groups []string, roles ...auth.Role) (string, error)
@@ -109,6 +113,13 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 	runtime.ReadMemStats(&ms)
 	res.GoHeapMB = round(float64(ms.HeapAlloc) / (1 << 20))
 	res.RSSWhileOpenMB = rssMB()
+	fmt.Fprintf(o.Out, "  Go memory: heap in use %.0f MB, stacks %.0f MB, from the OS %.0f MB; %d goroutines\n",
+		float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), float64(ms.Sys)/(1<<20), runtime.NumGoroutine())
+	if o.HeapProfile != "" {
+		if err := writeHeapProfile(o.HeapProfile); err != nil {
+			return res, err
+		}
+	}
 	if failed.Load() > 0 {
 		return res, fmt.Errorf("bench: %d creations failed; the first: %v", failed.Load(), firstErr)
 	}
@@ -190,4 +201,17 @@ WHERE r.queue = $1 AND e.type IN ('sla_alert', 'sla_breached')`, o.Queue)
 		return res, fmt.Errorf("bench: %d timers missed", res.TimersMissed)
 	}
 	return res, nil
+}
+
+// writeHeapProfile writes the heap profile (after the GC above) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -197,6 +197,10 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// Visibility (search attributes, list filters) catches up without delay.
 		dynamicconfig.VisibilityProcessorMaxPollRPS.Key():         10000,
 		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key(): true,
+		// The history service keeps up to 128,000 open runs' mutable state in memory by default;
+		// on one machine that is most of the memory 10,000 open requests cost. Runs outside the
+		// cache are read from the database on their next task.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 2048,
 	}
 }
 

@@ -4,6 +4,8 @@ package worker
 import (
 	"net/http"
 	"os"
+	"strconv"
+	"sync"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -46,11 +48,29 @@ type Dependencies struct {
 }
 
 // New creates a worker on the Fieldflow task queue with every workflow and activity registered.
-// Start it with Run or Start.
+// Start it with Run or Start. The first call sets the process's sticky cache (StickyCacheSize).
 func New(c client.Client, deps Dependencies, opts sdkworker.Options) sdkworker.Worker {
+	stickyOnce.Do(func() { sdkworker.SetStickyWorkflowCacheSize(StickyCacheSize()) })
 	w := sdkworker.New(c, workflows.TaskQueue, opts)
 	Register(w, deps)
 	return w
+}
+
+// DefaultStickyCacheSize is how many runs a worker keeps in memory between their workflow tasks
+// unless FIELDFLOW_STICKY_CACHE says otherwise. The SDK's default, 10,000, costs about 0.18 MB
+// each (BENCHMARKS.md, "Scale"); a run that is not cached replays its history on its next task,
+// which for a request's few dozen events is quick.
+const DefaultStickyCacheSize = 1000
+
+var stickyOnce sync.Once
+
+// StickyCacheSize is the sticky workflow cache size: FIELDFLOW_STICKY_CACHE, or
+// DefaultStickyCacheSize when unset or not a positive number.
+func StickyCacheSize() int {
+	if n, err := strconv.Atoi(env.Or("FIELDFLOW_STICKY_CACHE", "")); err == nil && n > 0 {
+		return n
+	}
+	return DefaultStickyCacheSize
 }
 
 // Register registers every workflow and activity on a registry (a worker, or a test environment).

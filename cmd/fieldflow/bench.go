@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,6 +17,7 @@ import (
 	"github.com/fieldflow/fieldflow/bench"
 	"github.com/fieldflow/fieldflow/bench/baseline"
 	"github.com/fieldflow/fieldflow/devstack"
+	"github.com/fieldflow/fieldflow/worker"
 )
 
 func benchCommand(g *globals) *cobra.Command {
@@ -25,6 +27,7 @@ func benchCommand(g *globals) *cobra.Command {
 		keep        bool
 		scale       int
 		stickyCache int
+		heapProfile string
 		timerGrace  time.Duration
 		cpuProfile  string
 		tstore      string
@@ -63,7 +66,7 @@ the process's memory. See BENCHMARKS.md.`,
 				_ = os.Setenv("FIELDFLOW_TOKEN_RATE", "-1")
 			}
 			if stickyCache > 0 {
-				sdkworker.SetStickyWorkflowCacheSize(stickyCache)
+				_ = os.Setenv("FIELDFLOW_STICKY_CACHE", strconv.Itoa(stickyCache))
 			}
 			stack, err := devstack.Start(ctx, devstack.Config{
 				DataDir: dataDir, DefinitionsDir: definitions, HTTPAddr: "127.0.0.1:0", Logger: log,
@@ -82,12 +85,9 @@ the process's memory. See BENCHMARKS.md.`,
 					return err
 				}
 				defer pool.Close()
-				cache := stickyCache
-				if cache == 0 {
-					cache = 10000 // the SDK's default
-				}
+				cache := worker.StickyCacheSize()
 				_, err = bench.RunScale(ctx, bench.ScaleOptions{
-					N: scale, C: o.C, Queue: "bench-seconds", Grace: timerGrace, Wait: 10 * time.Minute, StickyCacheSize: cache,
+					N: scale, C: o.C, Queue: "bench-seconds", Grace: timerGrace, Wait: 10 * time.Minute, StickyCacheSize: cache, HeapProfile: heapProfile,
 					APIURL: stack.APIURL, Token: token, DB: pool, Out: cmd.OutOrStdout(),
 				})
 				return err
@@ -137,7 +137,8 @@ the process's memory. See BENCHMARKS.md.`,
 	f.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (stack and driver) during the runs to this file (go tool pprof)")
 	f.IntVar(&scale, "scale", 0, "instead: open this many service requests with second-scale SLA timers (queue bench-seconds) and check every timer fires on time")
-	f.IntVar(&stickyCache, "sticky-cache", 0, "the worker's sticky workflow cache size (default: the SDK's 10000)")
+	f.StringVar(&heapProfile, "heapprofile", "", "with --scale: write a heap profile to this file once every request is open")
+	f.IntVar(&stickyCache, "sticky-cache", 0, "the worker's sticky workflow cache size (default: FIELDFLOW_STICKY_CACHE, or 1000)")
 	f.DurationVar(&timerGrace, "timer-grace", 5*time.Second, "with --scale: how late a timer may fire and count as on time")
 	f.StringVar(&tstore, "temporal-store", "", "where the embedded Temporal server persists: postgres or sqlite (default: the data dir's store, postgres for a new one)")
 	f.IntVar(&tshards, "temporal-history-shards", 0, "history shards of a new Temporal store (default 1)")
