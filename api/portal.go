@@ -831,7 +831,11 @@ func sameOrigin(c *gin.Context) {
 	}
 	if origin := c.GetHeader("Origin"); origin != "" {
 		u, err := url.Parse(origin)
-		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, c.Request.Host) {
+		// "null": the page's Referrer-Policy is no-referrer (the portal's own pages), so the
+		// browser hides the origin of a form post; only its own word that the post comes from
+		// this origin lets it through.
+		opaqueButSameOrigin := origin == "null" && c.GetHeader("Sec-Fetch-Site") == "same-origin"
+		if !opaqueButSameOrigin && (err != nil || u.Host == "" || !strings.EqualFold(u.Host, c.Request.Host)) {
 			_ = c.Error(newProblem(http.StatusForbidden, "cross-site", "Cross-site request refused", "the portal accepts posts from its own pages only"))
 			c.Abort()
 			return

@@ -75,6 +75,13 @@ func TestPortalRequestSubmissionRules(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, p.status)
 	require.Contains(t, p.body, "load the page again")
 	problemOf(t, b.postForm("/portal/service-requests", cloneForm(form, "token", token), "Origin", "https://evil.example"), http.StatusForbidden)
+	// The portal's pages send no referrer, so a browser posts their forms with Origin: null; its
+	// Sec-Fetch-Site then says whether the post comes from this origin.
+	problemOf(t, b.postForm("/portal/service-requests", cloneForm(form, "token", token), "Origin", "null"), http.StatusForbidden)
+	problemOf(t, b.postForm("/portal/service-requests", cloneForm(form, "token", token), "Origin", "null", "Sec-Fetch-Site", "same-site"), http.StatusForbidden)
+	p = b.postForm("/portal/service-requests", cloneForm(form, "token", token), "Origin", "null", "Sec-Fetch-Site", "same-origin")
+	require.Equal(t, http.StatusServiceUnavailable, p.status, "through to the run, which is down here: %s", p.body)
+	require.Contains(t, p.body, `value="Copy please"`, "the form comes back filled in")
 
 	// JSON: problems by field; an unknown queue; a valid request reaches the run (503 here).
 	a := problemOf(t, b.postJSON("/portal/service-requests", map[string]any{"queue": "billing", "name": "Ada", "email": "ada@example.com"}), http.StatusUnprocessableEntity)
