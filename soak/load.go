@@ -115,11 +115,15 @@ func (c *client) get(ctx context.Context, user, path string) (map[string]any, er
 		if err == nil && a.status == http.StatusOK {
 			return a.body, nil
 		}
-		if err == nil && a.status < 500 {
+		if err == nil && a.status < 500 && a.status != http.StatusTooManyRequests {
 			return nil, fmt.Errorf("GET %s: %d %v", path, a.status, a.body)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return nil, fmt.Errorf("GET %s: %v (status %d)", path, err, a.status)
+		}
+		if a.status == http.StatusTooManyRequests {
+			sleep(ctx, time.Second) // the API's rate per token; it says Retry-After: 1
+			continue
 		}
 		sleep(ctx, 300*time.Millisecond)
 	}
