@@ -436,8 +436,7 @@ func (p *portal) submitRequest(c *gin.Context) {
 // a refused request uses up no number.
 func (s *Server) createCustomerRequest(ctx context.Context, q *process.Queue, in process.NewServiceRequest, actor string) (process.ServiceRequest, error) {
 	now := s.cfg.Now()
-	preview, _, err := process.CreateServiceRequest(q, in, actor, now)
-	if err != nil {
+	if _, _, err := process.CreateServiceRequest(q, in, actor, now); err != nil {
 		return process.ServiceRequest{}, err
 	}
 	numbering, err := process.ParseNumbering(q.Numbering)
@@ -449,22 +448,7 @@ func (s *Server) createCustomerRequest(ctx context.Context, q *process.Queue, in
 		return process.ServiceRequest{}, err
 	}
 	in.Number = numbering.Format(now, seq)
-	preview.Number = in.Number
-	var sr process.ServiceRequest
-	// The runs' client is changing how a creation is handed over (a preview of the record, or
-	// the instant it is created at); either is taken until that change settles.
-	switch w := any(s.cfg.Workflows).(type) {
-	case interface {
-		StartServiceRequest(context.Context, *process.Queue, process.NewServiceRequest, string, time.Time) (process.ServiceRequest, error)
-	}:
-		sr, err = w.StartServiceRequest(ctx, q, in, actor, now)
-	case interface {
-		StartServiceRequest(context.Context, *process.Queue, process.NewServiceRequest, string, process.ServiceRequest) (process.ServiceRequest, error)
-	}:
-		sr, err = w.StartServiceRequest(ctx, q, in, actor, preview)
-	default:
-		err = errors.New("portal: the runs' client cannot start service requests")
-	}
+	sr, err := s.cfg.Workflows.StartServiceRequest(ctx, q, in, actor, now)
 	if errors.Is(err, workflows.ErrFinished) {
 		// A retry of a creation whose request has closed since: that request.
 		return s.cfg.Store.GetServiceRequest(ctx, in.ID)
@@ -699,6 +683,9 @@ func (p *portal) addComment(c *gin.Context) {
 	defer cancel()
 	_, err = p.s.cfg.Workflows.ActOnServiceRequest(ctx, sr.ID, process.Action{Kind: process.ActionCustomerComment,
 		Actor: process.CustomerActor, Comment: comment}, "portal-comment:"+nonce)
+	if err != nil {
+		err = p.s.closedOrMissing(ctx, sr.ID, err) // a run that has ended: its request is closed
+	}
 	var pe *process.Error
 	switch {
 	case err == nil:
