@@ -296,7 +296,7 @@ func (p *portal) submitRequest(c *gin.Context) {
 	}
 	var in requestSubmission
 	var nonce string
-	embed := false
+	embed, fresh := false, false
 	if asJSON {
 		if err := bindJSON(c, &in); err != nil {
 			_ = c.Error(err)
@@ -314,12 +314,12 @@ func (p *portal) submitRequest(c *gin.Context) {
 		if embed {
 			binding = c.PostForm("binding")
 		}
+		in = requestSubmission{Queue: c.PostForm("queue"), Name: c.PostForm("name"), Email: c.PostForm("email"), Phone: c.PostForm("phone")}
 		nonce, err = p.s.cfg.Keys.VerifyPortalForm(c.PostForm("token"), binding)
 		if err != nil {
-			p.fail(c, false, formExpired(), nil)
-			return
+			// An expired form (or one from another browser) comes back filled in, with a new token.
+			fresh = true
 		}
-		in = requestSubmission{Queue: c.PostForm("queue"), Name: c.PostForm("name"), Email: c.PostForm("email"), Phone: c.PostForm("phone")}
 	}
 	values := in.values()
 	if !asJSON {
@@ -331,6 +331,12 @@ func (p *portal) submitRequest(c *gin.Context) {
 		}
 	}
 	in.Name, in.Email, in.Phone = strings.TrimSpace(in.Name), strings.TrimSpace(in.Email), strings.TrimSpace(values["phone"])
+	if fresh {
+		q, _ := p.s.cfg.Registry.Queue(strings.TrimSpace(in.Queue))
+		p.failRequest(c, false, embed, q, values, in, newProblem(http.StatusForbidden, "form-expired", "Form expired",
+			"this form had expired or was not loaded in this browser: check it and send it again"), true)
+		return
+	}
 
 	var contact process.Contact
 	signedIn := false
@@ -348,16 +354,16 @@ func (p *portal) submitRequest(c *gin.Context) {
 		if in.Queue != "" {
 			msg = fmt.Sprintf("%q is not a kind of request we take", in.Queue)
 		}
-		p.failRequest(c, asJSON, embed, nil, values, in, invalidFields(process.FieldError{Field: "queue", Message: msg}))
+		p.failRequest(c, asJSON, embed, nil, values, in, invalidFields(process.FieldError{Field: "queue", Message: msg}), false)
 		return
 	}
 	if !slices.Contains(q.Channels(), channel) {
 		if channel == process.ChannelGuest && !embed && slices.Contains(q.Channels(), process.ChannelPortal) {
 			p.failRequest(c, asJSON, embed, q, values, in, newProblem(http.StatusForbidden, "sign-in-required", "Sign in first",
-				fmt.Sprintf("%s requests can be sent by signed-in customers only: sign in with a code sent to your email, then send the form again", q.Title)))
+				fmt.Sprintf("%s requests can be sent by signed-in customers only: sign in with a code sent to your email, then send the form again", q.Title)), false)
 			return
 		}
-		p.failRequest(c, asJSON, embed, nil, values, in, invalidFields(process.FieldError{Field: "queue", Message: q.Title + " takes no requests here"}))
+		p.failRequest(c, asJSON, embed, nil, values, in, invalidFields(process.FieldError{Field: "queue", Message: q.Title + " takes no requests here"}), false)
 		return
 	}
 
@@ -382,7 +388,7 @@ func (p *portal) submitRequest(c *gin.Context) {
 		fields = append(fields, checkContact("", contact, true, false)...)
 	}
 	if len(fields) > 0 {
-		p.failRequest(c, asJSON, embed, q, values, in, invalidFields(fields...))
+		p.failRequest(c, asJSON, embed, q, values, in, invalidFields(fields...), false)
 		return
 	}
 
@@ -406,7 +412,7 @@ func (p *portal) submitRequest(c *gin.Context) {
 	defer cancel()
 	sr, err := p.s.createCustomerRequest(ctx, q, nsr, actor)
 	if err != nil {
-		p.failRequest(c, asJSON, embed, q, values, in, err)
+		p.failRequest(c, asJSON, embed, q, values, in, err, false)
 		return
 	}
 	link, err := p.s.requestStatusURL(c, sr)
@@ -466,9 +472,9 @@ func (s *Server) requestStatusURL(c *gin.Context, sr process.ServiceRequest) (st
 }
 
 // failRequest answers a refused submission: a problem document to JSON clients; to a browser the
-// form again, with what was typed, the same token and the reasons (by field), so nothing is lost
-// and sending it again makes one request.
-func (p *portal) failRequest(c *gin.Context, asJSON, embed bool, q *process.Queue, values map[string]string, in requestSubmission, err error) {
+// form again, with what was typed, the same token (a new one when fresh: the posted one did not
+// check) and the reasons (by field), so nothing is lost and sending it again makes one request.
+func (p *portal) failRequest(c *gin.Context, asJSON, embed bool, q *process.Queue, values map[string]string, in requestSubmission, err error, fresh bool) {
 	if asJSON {
 		if origin := c.GetHeader("Origin"); p.embedAllowed(origin) {
 			c.Header("Access-Control-Allow-Origin", origin)
@@ -481,10 +487,12 @@ func (p *portal) failRequest(c *gin.Context, asJSON, embed bool, q *process.Queu
 		p.renderFailure(c, err)
 		return
 	}
-	// The token posted stays: its nonce names the request.
-	v.Token = c.PostForm("token")
-	if embed {
-		v.Binding = c.PostForm("binding")
+	if !fresh {
+		// The token posted stays: its nonce names the request.
+		v.Token = c.PostForm("token")
+		if embed {
+			v.Binding = c.PostForm("binding")
+		}
 	}
 	v.Values = portalSubmission{Name: in.Name, Email: in.Email, Phone: in.Phone}
 	pe := toProblem(err)

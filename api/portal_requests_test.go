@@ -73,7 +73,13 @@ func TestPortalRequestSubmissionRules(t *testing.T) {
 	form := url.Values{"queue": {"billing"}, "subject": {"Copy please"}, "category": {"invoice/copy"}, "name": {"Ada"}, "email": {"ada@example.com"}}
 	p = b.postForm("/portal/service-requests", form)
 	require.Equal(t, http.StatusForbidden, p.status)
-	require.Contains(t, p.body, "load the page again")
+	require.Contains(t, p.body, "this form had expired or was not loaded in this browser: check it and send it again")
+	require.Contains(t, p.body, `value="Copy please"`, "the form comes back filled in")
+	require.NotEqual(t, token, formToken(t, p), "with a new token")
+	other := f.browser()
+	p = other.postForm("/portal/service-requests", cloneForm(form, "token", token))
+	require.Equal(t, http.StatusForbidden, p.status, "another browser's token")
+	require.Contains(t, p.body, "check it and send it again")
 	problemOf(t, b.postForm("/portal/service-requests", cloneForm(form, "token", token), "Origin", "https://evil.example"), http.StatusForbidden)
 	// The portal's pages send no referrer, so a browser posts their forms with Origin: null; its
 	// Sec-Fetch-Site then says whether the post comes from this origin.
