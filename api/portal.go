@@ -90,11 +90,11 @@ func (s *Server) portalRoutes(e *gin.Engine) {
 	e.POST("/portal/logout", p.limitByIP, sameOrigin, p.logout)
 	e.POST("/portal/work-orders", p.limitByIP, sameOrigin, p.submit)
 	// Service requests (portal_requests.go).
-	e.POST("/portal/service-requests", p.limitByIP, p.embedOrSameOrigin, p.submitRequest)
+	e.POST("/portal/service-requests", p.limitPage, p.embedOrSameOrigin, p.submitRequest)
 	e.OPTIONS("/portal/service-requests", p.limitByIP, p.embedPreflight)
-	e.GET(EmbedPath, p.limitByIP, p.embedPage)
-	e.GET(RequestStatusPath+":token", p.limitByIP, p.statusPage)
-	e.POST(RequestStatusPath+":token/comments", p.limitByIP, sameOrigin, p.addComment)
+	e.GET(EmbedPath, p.limitPage, p.embedPage)
+	e.GET(RequestStatusPath+":token", p.limitPage, p.statusPage)
+	e.POST(RequestStatusPath+":token/comments", p.limitPage, sameOrigin, p.addComment)
 }
 
 // portalView is what a portal page shows.

@@ -720,6 +720,20 @@ func (p *portal) addComment(c *gin.Context) {
 	}
 }
 
+// limitPage is limitByIP for the request pages: a browser over its rate gets a page asking it to
+// wait (framable on the embeddable form), a JSON client a 429 problem.
+func (p *portal) limitPage(c *gin.Context) {
+	if c.ContentType() == "application/json" {
+		p.limitByIP(c)
+		return
+	}
+	p.byIP.admit(c, func(wait time.Duration) {
+		waitPage(c, wait, func(title, message string) {
+			p.renderPage(c, http.StatusTooManyRequests, "message", portalView{Title: title, Message: message}, c.FullPath() == EmbedPath)
+		})
+	})
+}
+
 // embedPreflight answers a browser's CORS preflight for a JSON post from an embedding site.
 func (p *portal) embedPreflight(c *gin.Context) {
 	origin := c.GetHeader("Origin")

@@ -222,3 +222,27 @@ func TestRequestStatusLinks(t *testing.T) {
 	p = b.postForm("/portal/requests/"+missing+"/comments", url.Values{"comment": {"Hello"}})
 	require.Equal(t, http.StatusNotFound, p.status)
 }
+
+// TestRequestPagesRateLimit: the request pages share the portal's budget per address; over it a
+// browser gets a page asking it to wait (framable on the embeddable form), a JSON client a 429
+// problem.
+func TestRequestPagesRateLimit(t *testing.T) {
+	t.Setenv(api.EmbedOriginsEnv, "https://shop.example")
+	f := newPortalFixture(t, "")
+	b := f.browser()
+	for range 100 {
+		if b.get("/portal").status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	p := b.get("/portal/requests/not-a-token")
+	require.Equal(t, http.StatusTooManyRequests, p.status)
+	require.Equal(t, "text/html; charset=utf-8", p.header.Get("Content-Type"))
+	require.Contains(t, p.body, "Please wait a moment")
+	require.NotEmpty(t, p.header.Get("Retry-After"))
+	require.Contains(t, p.header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	p = b.get("/portal/embed")
+	require.Equal(t, http.StatusTooManyRequests, p.status)
+	require.Contains(t, p.header.Get("Content-Security-Policy"), "frame-ancestors https://shop.example")
+	problemOf(t, b.postJSON("/portal/service-requests", map[string]any{"queue": "billing"}), http.StatusTooManyRequests)
+}
