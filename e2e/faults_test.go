@@ -616,8 +616,9 @@ func TestFaultMailAndWebhookRetry(t *testing.T) {
 	require.NotZero(t, got[0].gaveUpAfter, "the hung webhook was given up")
 	require.Less(t, got[0].gaveUpAfter, 35*time.Second, "a hanging receiver meets a timeout")
 	first, second := got[1].at.Sub(got[0].at.Add(got[0].gaveUpAfter)), got[2].at.Sub(got[1].at)
-	require.GreaterOrEqual(t, first, 500*time.Millisecond, "a retry waits")
-	require.Greater(t, second, first, "retries back off")
+	// The policy (workflows' effectOptions): 1 s before the first retry, doubling after each.
+	require.GreaterOrEqual(t, first, 800*time.Millisecond, "a retry waits")
+	require.GreaterOrEqual(t, second, 1600*time.Millisecond, "retries back off")
 
 	var delivered map[string]any
 	for _, e := range events["items"].([]any) {
