@@ -42,8 +42,8 @@ func (p *proc) supervise() {
 			cmd.Env = p.env
 			cmd.Stdout, cmd.Stderr = p.log, p.log
 			// Its own process group: a Ctrl-C at the terminal reaches the driver, which stops the
-			// children itself.
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			// children itself; and killed when the driver dies (a test timing out), so none is left.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 			err := cmd.Start()
 			exited := make(chan struct{})
 			if err == nil {
