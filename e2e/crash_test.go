@@ -41,6 +41,7 @@ func TestCrashSoak(t *testing.T) {
 		require.GreaterOrEqual(t, rep.Kills[kind], 1, "killed %s at least once", kind)
 	}
 	require.Positive(t, rep.Acknowledged)
+	require.Positive(t, rep.Retried, "some acknowledged action needed a retry: the kills met requests in flight")
 	require.Empty(t, rep.Problems)
 	require.Zero(t, rep.Lost)
 	require.Zero(t, rep.Duplicated)
