@@ -258,7 +258,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		cfg.Mail(&deps)
 	}
 	if !cfg.NoWorker {
-		s.worker = worker.New(s.client, deps, sdkworker.Options{})
+		// On Stop the worker lets running activities (an email being sent) finish first.
+		s.worker = worker.New(s.client, deps, sdkworker.Options{WorkerStopTimeout: workerDrain})
 		if err := s.worker.Start(); err != nil {
 			return nil, fmt.Errorf("worker: start: %w", err)
 		}
@@ -354,6 +355,9 @@ func (s *Stack) Stop() {
 		}
 	}
 }
+
+// workerDrain is how long Stop waits for the worker's running activities.
+const workerDrain = 10 * time.Second
 
 // closedRunRetention is how long the dev server keeps finished runs visible in the UI.
 const closedRunRetention = 30 * 24 * time.Hour
