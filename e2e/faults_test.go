@@ -24,7 +24,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
@@ -409,18 +408,6 @@ func (p *proxy) pipe(c net.Conn) {
 	p.track(up, false)
 }
 
-// newWorkflowsClient calls workflows.NewClient with or without the projection store, whichever
-// its signature asks for (it gained the store while this test was written).
-func newWorkflowsClient[F any](newClient F, c client.Client, st *store.Store) *workflows.Client {
-	switch f := any(newClient).(type) {
-	case func(client.Client) *workflows.Client:
-		return f(c)
-	case func(client.Client, activities.ProjectionStore) *workflows.Client:
-		return f(c, st)
-	}
-	panic(fmt.Sprintf("workflows.NewClient has an unknown signature %T", newClient))
-}
-
 // TestFaultTemporalUnreachable cuts an API's connection to the Temporal frontend: actions and
 // creations answer 503 with Retry-After, /readyz is 503, reads from the projection still work;
 // when the frontend is reachable again the API recovers and the refused actions, retried with
@@ -439,7 +426,7 @@ func TestFaultTemporalUnreachable(t *testing.T) {
 	st, err := store.Open(ctx, stack.DatabaseURL)
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	wf := newWorkflowsClient(workflows.NewClient, c, st)
+	wf := workflows.NewClient(c, st)
 	srv := httptest.NewServer(ffapi.New(ffapi.Config{
 		Logger: logger, Keys: stack.Keys, Workflows: wf, Store: st, Registry: stack.Registry,
 		Intake: &intake.Service{Catalog: stack.Registry, Store: st, Workflows: wf}, ActionTimeout: 10 * time.Second,

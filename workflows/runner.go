@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +66,14 @@ type runner[S record] struct {
 	// Its next own projection writes them again (writes are idempotent), so an action whose
 	// caller died before writing it still reaches Postgres.
 	unconfirmed []process.Event
+	// handled are the IDs of the last updates the record's runs applied, oldest first. The
+	// server deduplicates update IDs within one run only; a run carries these on through
+	// continue-as-new and answers a repeat of one with the record as it is, applying nothing.
+	handled []string
 }
+
+// maxHandled bounds the update IDs a run remembers (and carries on).
+const maxHandled = 1000
 
 // maxUnconfirmed bounds the events a run hands to its callers without writing them itself.
 const maxUnconfirmed = 32
@@ -81,8 +89,12 @@ func newRunner[S record](in interpreter[S], state S) *runner[S] {
 	return r
 }
 
-// validate is an update validator: the action must apply to the current state.
+// validate is an update validator: the action must apply to the current state, unless the update
+// repeats one an earlier run of the record applied.
 func (r *runner[S]) validate(ctx workflow.Context, a process.Action) error {
+	if r.repeated(ctx) {
+		return nil
+	}
 	_, _, err := r.in.apply(r.state, a, now(ctx))
 	return applicationError(err)
 }
@@ -103,8 +115,15 @@ func (r *runner[S]) step(ctx workflow.Context, a process.Action) (S, error) {
 // the caller writes with the new state; otherwise the run has written both before it returns, so
 // a caller reads its write either way.
 func (r *runner[S]) answer(ctx workflow.Context, a process.Action) (S, []process.Event, error) {
+	if r.repeated(ctx) {
+		return r.state, nil, nil
+	}
+	id := workflow.GetCurrentUpdateInfo(ctx).ID
 	if !r.callerProjects {
 		next, err := r.step(ctx, a)
+		if err == nil {
+			r.remember(id)
+		}
 		return next, nil, err
 	}
 	next, effects, err := r.in.apply(r.state, a, now(ctx))
@@ -112,12 +131,27 @@ func (r *runner[S]) answer(ctx workflow.Context, a process.Action) (S, []process
 		var zero S
 		return zero, nil, applicationError(err)
 	}
+	r.remember(id)
 	r.state = next
 	events := emitted(effects)
 	r.handOut(ctx, events)
 	r.reconcileTimers(ctx)
 	r.startEffects(ctx, effects)
 	return next, events, nil
+}
+
+// repeated reports whether the current update repeats one an earlier run applied.
+func (r *runner[S]) repeated(ctx workflow.Context) bool {
+	info := workflow.GetCurrentUpdateInfo(ctx)
+	return info != nil && slices.Contains(r.handled, info.ID)
+}
+
+// remember records an applied update's ID, forgetting the oldest beyond maxHandled.
+func (r *runner[S]) remember(id string) {
+	r.handled = append(r.handled, id)
+	if n := len(r.handled) - maxHandled; n > 0 {
+		r.handled = slices.Delete(r.handled, 0, n)
+	}
 }
 
 // handOut records events the caller writes, and writes them itself once too many are waiting.

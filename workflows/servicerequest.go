@@ -30,7 +30,7 @@ func ServiceRequest(ctx workflow.Context, in ServiceRequestInput) (ServiceReques
 		}
 	}
 	w.r = newRunner(w.interpreter(), state)
-	w.r.lean, w.r.callerProjects = in.Lean, in.CallerProjects
+	w.r.lean, w.r.callerProjects, w.r.handled = in.Lean, in.CallerProjects, in.Handled
 	if in.Resume != nil {
 		w.r.projected = in.Resume.Revision
 	}
@@ -47,6 +47,7 @@ func ServiceRequest(ctx workflow.Context, in ServiceRequestInput) (ServiceReques
 	resume := w.r.state
 	next.Queue = w.queue // a migration may have changed it
 	next.Resume = &resume
+	next.Handled = w.r.handled
 	return ServiceRequestResult{}, workflow.NewContinueAsNewError(ctx, ServiceRequestWorkflowType, next)
 }
 

@@ -63,6 +63,9 @@ type ServiceRequestInput struct {
 	// CreatedAt, when set, is when the starter created the record and wrote it to Postgres: the
 	// run creates the same record at the same instant and does not write it again.
 	CreatedAt time.Time `json:"createdAt,omitzero"`
+	// Handled are the update IDs the record's earlier runs applied (runner.handled), carried
+	// through continue-as-new.
+	Handled []string `json:"handled,omitempty"`
 }
 
 // ServiceRequestResult is what a finished ServiceRequest run returns: the closed request.

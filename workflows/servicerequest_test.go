@@ -273,11 +273,23 @@ func TestServiceRequestContinuesAsNewWithItsState(t *testing.T) {
 	require.Equal(t, "investigation", next.Resume.Stage)
 	require.Equal(t, int64(2), next.Resume.Revision)
 	require.Equal(t, h.input.Queue.Version, next.Queue.Version, "the pinned definition travels on")
+	require.Equal(t, []string{"p1"}, next.Handled, "the applied update IDs travel on")
 
-	// The next run resumes from the carried state and does not create the request again.
+	// The next run resumes from the carried state and does not create the request again. The
+	// first run's progress, retried with its update ID after the switch, applies nothing.
 	env := newEnv()
 	worker.Register(env, worker.Dependencies{Store: h.store})
-	var resumed outcome
+	var repeat, resumed outcome
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateAct, "p1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { repeat.rejected = err },
+			OnComplete: func(res any, err error) {
+				repeat.err = err
+				repeat.result, _ = res.(workflows.RequestResult)
+			},
+		}, act(process.ActionProgress))
+	}, 30*time.Second)
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(workflows.UpdateAct, "p2", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
@@ -291,6 +303,11 @@ func TestServiceRequestContinuesAsNewWithItsState(t *testing.T) {
 	}, time.Minute)
 	env.ExecuteWorkflow(workflows.ServiceRequest, next)
 	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, repeat.rejected)
+	require.NoError(t, repeat.err)
+	require.Equal(t, "investigation", repeat.result.Request.Stage, "the repeat moved nothing")
+	require.Equal(t, int64(2), repeat.result.Request.Revision)
+	require.Empty(t, repeat.result.Events)
 	require.NoError(t, resumed.err)
 	require.Equal(t, int64(3), resumed.result.Request.Revision)
 	events, err := h.store.ListServiceRequestEvents(context.Background(), h.id, 0, 0)

@@ -35,7 +35,7 @@ func WorkOrder(ctx workflow.Context, in WorkOrderInput) (WorkOrderResult, error)
 		}
 	}
 	w.r = newRunner(w.interpreter(), state)
-	w.r.lean, w.r.callerProjects = in.Lean, in.CallerProjects
+	w.r.lean, w.r.callerProjects, w.r.handled = in.Lean, in.CallerProjects, in.Handled
 	if in.Resume != nil {
 		w.r.projected = in.Resume.Revision
 	}
@@ -52,6 +52,7 @@ func WorkOrder(ctx workflow.Context, in WorkOrderInput) (WorkOrderResult, error)
 	resume := w.r.state
 	next.Type = w.typ
 	next.Resume = &resume
+	next.Handled = w.r.handled
 	return WorkOrderResult{}, workflow.NewContinueAsNewError(ctx, WorkOrderWorkflowType, next)
 }
 

@@ -32,6 +32,7 @@ type WorkOrderInput struct {
 	// CallerProjects and CreatedAt: as in ServiceRequestInput.
 	CallerProjects bool      `json:"callerProjects,omitempty"`
 	CreatedAt      time.Time `json:"createdAt,omitzero"`
+	Handled        []string  `json:"handled,omitempty"`
 }
 
 // WorkOrderResult is what a finished WorkOrder run returns.
