@@ -16,6 +16,17 @@ type Effect interface{ isEffect() }
 // Emit appends an event to the record's history (and the shell writes the projection).
 type Emit struct{ Event Event }
 
+// Emitted collects the history events among effects, in order.
+func Emitted(effects []Effect) []Event {
+	var events []Event
+	for _, e := range effects {
+		if em, ok := e.(Emit); ok {
+			events = append(events, em.Event)
+		}
+	}
+	return events
+}
+
 // Notify sends a message made from a template to recipients. The shell reports the outcome with an
 // ActionEffectDone carrying EffectID.
 type Notify struct {

@@ -48,7 +48,7 @@ func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in p
 	if err != nil {
 		return process.ServiceRequest{}, err
 	}
-	res := RequestResult{Request: sr, Events: emitted(effects), Unprojected: true}
+	res := RequestResult{Request: sr, Events: process.Emitted(effects), Unprojected: true}
 	err = c.start(ctx, client.StartWorkflowOptions{
 		ID:                    ServiceRequestWorkflowID(in.ID),
 		StaticSummary:         ServiceRequestSummary(in.Number, q, sr.Priority),
@@ -213,7 +213,7 @@ func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, i
 	if err != nil {
 		return process.WorkOrder{}, err
 	}
-	res := OrderResult{Order: wo, Events: emitted(effects), Unprojected: true}
+	res := OrderResult{Order: wo, Events: process.Emitted(effects), Unprojected: true}
 	err = c.start(ctx, client.StartWorkflowOptions{
 		ID:                    WorkOrderWorkflowID(in.ID),
 		StaticSummary:         WorkOrderSummary(in.Number, t, wo.Priority),

@@ -133,7 +133,7 @@ func (r *runner[S]) answer(ctx workflow.Context, a process.Action) (S, []process
 	}
 	r.remember(id)
 	r.state = next
-	events := emitted(effects)
+	events := process.Emitted(effects)
 	r.handOut(ctx, events)
 	r.reconcileTimers(ctx)
 	r.startEffects(ctx, effects)
@@ -169,7 +169,7 @@ func (r *runner[S]) handOut(ctx workflow.Context, events []process.Event) {
 // settle publishes, projects and schedules what a new state and its effects ask for.
 func (r *runner[S]) settle(ctx workflow.Context, state S, effects []process.Effect) error {
 	r.publish(ctx)
-	if err := r.project(ctx, state, emitted(effects)); err != nil {
+	if err := r.project(ctx, state, process.Emitted(effects)); err != nil {
 		return err
 	}
 	r.reconcileTimers(ctx)
@@ -366,7 +366,7 @@ func (r *runner[S]) run(ctx workflow.Context, start runStart, effects []process.
 	case resumed:
 		r.reconcileTimers(ctx)
 	case createdByStarter:
-		r.handOut(ctx, emitted(effects))
+		r.handOut(ctx, process.Emitted(effects))
 		r.reconcileTimers(ctx)
 		r.startEffects(ctx, effects)
 	default:
@@ -522,17 +522,6 @@ func (r *runner[S]) webhook(ctx workflow.Context, w process.CallWebhook) (map[st
 		out["attempt"] = fmt.Sprint(res.Attempt)
 	}
 	return out, err
-}
-
-// emitted collects the history events among the interpreter's effects.
-func emitted(effects []process.Effect) []process.Event {
-	var events []process.Event
-	for _, e := range effects {
-		if em, ok := e.(process.Emit); ok {
-			events = append(events, em.Event)
-		}
-	}
-	return events
 }
 
 // now is the run's deterministic time, at the precision Postgres keeps (microseconds), so the

@@ -57,7 +57,7 @@ func (h *harness) run() {
 	if !h.callerDies {
 		sr, effects, err := process.CreateServiceRequest(h.input.Queue, h.input.New, h.input.Actor, h.input.CreatedAt)
 		require.NoError(h.t, err)
-		require.NoError(h.t, h.store.SaveServiceRequest(context.Background(), sr, emittedEvents(effects)))
+		require.NoError(h.t, h.store.SaveServiceRequest(context.Background(), sr, process.Emitted(effects)))
 	}
 	h.env.ExecuteWorkflow(workflows.ServiceRequest, h.input)
 }
@@ -67,16 +67,6 @@ func (h *harness) write(r workflows.RequestResult) {
 	if r.Unprojected && !h.callerDies {
 		require.NoError(h.t, h.store.SaveServiceRequest(context.Background(), r.Request, r.Events))
 	}
-}
-
-func emittedEvents(effects []process.Effect) []process.Event {
-	var events []process.Event
-	for _, e := range effects {
-		if em, ok := e.(process.Emit); ok {
-			events = append(events, em.Event)
-		}
-	}
-	return events
 }
 
 // newEnv is a test environment that logs only warnings.
