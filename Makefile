@@ -76,10 +76,11 @@ bench: build ## Load-test: BENCH_N service-request lifecycles at BENCH_C concurr
 	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) --kind work-order $(BENCH_FLAGS)
 
 SCALE_N ?= 10000
+SCALE_RATE ?= 15
 
 .PHONY: bench-scale
 bench-scale: build ## Open SCALE_N service requests with second-scale SLA timers through the API; report memory and that every timer fired on time
-	./$(BIN) bench --log-level error --scale $(SCALE_N) -c 16 $(BENCH_FLAGS)
+	./$(BIN) bench --log-level error --scale $(SCALE_N) -c 16 --rate $(SCALE_RATE) $(BENCH_FLAGS)
 
 # benchstat compares benchmark runs; the Go benchmarks write bench-go.txt (BENCH_OUT).
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da

@@ -32,6 +32,9 @@ type ScaleOptions struct {
 	StickyCacheSize int
 	// HeapProfile, when set, is where a heap profile is written once every request is open.
 	HeapProfile string
+	// Rate, when positive, paces the creations (requests a second). Every request's two timers
+	// fall due 60 s and 120 s after it is created, so the timers come due at twice this rate.
+	Rate float64
 
 	APIURL string
 	Token  func(sub string, groups []string, roles ...auth.Role) (string, error)
@@ -71,7 +74,7 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 		}
 		tokens = append(tokens, t)
 	}
-	fmt.Fprintf(o.Out, "scale: opening %d requests on %s with %d agents\n", o.N, o.Queue, o.C)
+	fmt.Fprintf(o.Out, "scale: opening %d requests on %s with %d agents (at most %g a second; 0: no limit)\n", o.N, o.Queue, o.C, o.Rate)
 	var created, failed atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -80,6 +83,12 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 		next <- i
 	}
 	close(next)
+	pace := func() {}
+	if o.Rate > 0 {
+		tick := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
+		defer tick.Stop()
+		pace = func() { <-tick.C }
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for a := range o.C {
@@ -90,6 +99,7 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 				if ctx.Err() != nil {
 					return
 				}
+				pace()
 				err := d.call(ctx, "POST", "/v1/service-requests", tokens[a], map[string]any{
 					"queue": o.Queue, "subject": fmt.Sprintf("Scale request %d", i),
 					"contact": map[string]any{"email": "scale@example.com"},

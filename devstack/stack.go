@@ -110,6 +110,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	// Before the embedded server's system worker makes the SDK's one workflow cache.
+	worker.ApplyStickyCacheSize()
 	// Fail fast on a malformed definition, before anything starts.
 	if _, err := process.LoadDir(cfg.DefinitionsDir); err != nil {
 		return nil, fmt.Errorf("definitions in %s:\n%w", cfg.DefinitionsDir, err)

@@ -200,7 +200,7 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// The history service keeps up to 128,000 open runs' mutable state in memory by default;
 		// on one machine that is most of the memory 10,000 open requests cost. Runs outside the
 		// cache are read from the database on their next task.
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 2048,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 4096,
 	}
 }
 

@@ -48,9 +48,9 @@ type Dependencies struct {
 }
 
 // New creates a worker on the Fieldflow task queue with every workflow and activity registered.
-// Start it with Run or Start. The first call sets the process's sticky cache (StickyCacheSize).
+// Start it with Run or Start.
 func New(c client.Client, deps Dependencies, opts sdkworker.Options) sdkworker.Worker {
-	stickyOnce.Do(func() { sdkworker.SetStickyWorkflowCacheSize(StickyCacheSize()) })
+	ApplyStickyCacheSize()
 	w := sdkworker.New(c, workflows.TaskQueue, opts)
 	Register(w, deps)
 	return w
@@ -63,6 +63,14 @@ func New(c client.Client, deps Dependencies, opts sdkworker.Options) sdkworker.W
 const DefaultStickyCacheSize = 1000
 
 var stickyOnce sync.Once
+
+// ApplyStickyCacheSize sets the process's sticky workflow cache to StickyCacheSize. The SDK keeps
+// one cache per process, made by the first worker of any kind that starts — the embedded Temporal
+// server's own system worker too — so a process that embeds the server calls this before it
+// starts the server. Later calls do nothing.
+func ApplyStickyCacheSize() {
+	stickyOnce.Do(func() { sdkworker.SetStickyWorkflowCacheSize(StickyCacheSize()) })
+}
 
 // StickyCacheSize is the sticky workflow cache size: FIELDFLOW_STICKY_CACHE, or
 // DefaultStickyCacheSize when unset or not a positive number.

@@ -28,6 +28,7 @@ func benchCommand(g *globals) *cobra.Command {
 		scale       int
 		stickyCache int
 		heapProfile string
+		scaleRate   float64
 		timerGrace  time.Duration
 		cpuProfile  string
 		tstore      string
@@ -87,7 +88,7 @@ the process's memory. See BENCHMARKS.md.`,
 				defer pool.Close()
 				cache := worker.StickyCacheSize()
 				_, err = bench.RunScale(ctx, bench.ScaleOptions{
-					N: scale, C: o.C, Queue: "bench-seconds", Grace: timerGrace, Wait: 10 * time.Minute, StickyCacheSize: cache, HeapProfile: heapProfile,
+					N: scale, C: o.C, Queue: "bench-seconds", Grace: timerGrace, Wait: 10 * time.Minute, StickyCacheSize: cache, HeapProfile: heapProfile, Rate: scaleRate,
 					APIURL: stack.APIURL, Token: token, DB: pool, Out: cmd.OutOrStdout(),
 				})
 				return err
@@ -137,6 +138,7 @@ the process's memory. See BENCHMARKS.md.`,
 	f.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (stack and driver) during the runs to this file (go tool pprof)")
 	f.IntVar(&scale, "scale", 0, "instead: open this many service requests with second-scale SLA timers (queue bench-seconds) and check every timer fires on time")
+	f.Float64Var(&scaleRate, "rate", 0, "with --scale: open at most this many requests a second (their timers come due at twice the rate); 0: as fast as the agents go")
 	f.StringVar(&heapProfile, "heapprofile", "", "with --scale: write a heap profile to this file once every request is open")
 	f.IntVar(&stickyCache, "sticky-cache", 0, "the worker's sticky workflow cache size (default: FIELDFLOW_STICKY_CACHE, or 1000)")
 	f.DurationVar(&timerGrace, "timer-grace", 5*time.Second, "with --scale: how late a timer may fire and count as on time")
