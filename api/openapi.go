@@ -114,7 +114,7 @@ var apiOperations = []apiOperation{
 	{method: "POST", path: "/v1/work-orders/:id/accept", summary: "Accept the offered work order", result: "WorkOrder", mutates: true},
 	{method: "POST", path: "/v1/work-orders/:id/decline", summary: "Decline the offered work order, with a reason", body: reasonBody{}, result: "WorkOrder", mutates: true},
 	{method: "POST", path: "/v1/work-orders/:id/transfer", summary: "Transfer to another engineer", body: reasonBody{}, result: "WorkOrder", mutates: true},
-	{method: "POST", path: "/v1/work-orders/:id/progress", summary: "Progress to the next stage", body: progressBody{}, optionalBody: true, result: "WorkOrder", mutates: true},
+	{method: "POST", path: "/v1/work-orders/:id/progress", summary: "Progress to the next node (no body)", result: "WorkOrder", mutates: true},
 	{method: "POST", path: "/v1/work-orders/:id/close", summary: "Close a work order", body: closeBody{}, result: "WorkOrder", mutates: true},
 	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/start", summary: "Start an SOP step (labor clock)", result: "WorkOrder", mutates: true},
 	{method: "POST", path: "/v1/work-orders/:id/steps/:stepId/stop", summary: "Stop an SOP step's labor clock", result: "WorkOrder", mutates: true},

@@ -241,7 +241,14 @@ func (s *Server) transferWorkOrder(c *gin.Context) {
 	s.actOrder(c, process.Action{Kind: process.ActionTransfer, Engineer: body.Engineer, Reason: body.Reason})
 }
 
+// progressWorkOrder moves an order to its next node. It takes no body; one that is not {} is a
+// 400, so a client that sends a stage learns it is not taken.
 func (s *Server) progressWorkOrder(c *gin.Context) {
+	var body struct{}
+	if err := bindOptionalJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
 	s.actOrder(c, process.Action{Kind: process.ActionProgress})
 }
 
