@@ -20,7 +20,7 @@ func (s *Store) SaveServiceRequest(ctx context.Context, sr process.ServiceReques
 	if err != nil {
 		return fmt.Errorf("store: encode request %s: %w", sr.ID, err)
 	}
-	return s.inTx(ctx, func(q *db.Queries) error {
+	return s.inRecordTx(ctx, func(q *db.Queries) error {
 		written, err := q.UpsertServiceRequest(ctx, db.UpsertServiceRequestParams{
 			ID: sr.ID, Number: sr.Number, Queue: sr.Queue, Stage: sr.Stage, State: string(sr.State),
 			Priority: sr.Priority, Owner: sr.Owner, Team: sr.Team, Tags: sr.Tags, Revision: sr.Revision,

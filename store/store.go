@@ -96,6 +96,21 @@ func (s *Store) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
 	})
 }
 
+// inRecordTx is inTx for writing a record, which has two writers since runs hand their updates'
+// changes to the callers: a new record's starter and its run may insert it at the same moment. The
+// upsert settles a clash on the id, but the loser of the race can trip over another unique index
+// (the number) before it sees the winner's row; run again, it finds the row and updates it.
+func (s *Store) inRecordTx(ctx context.Context, fn func(q *db.Queries) error) error {
+	err := s.inTx(ctx, fn)
+	for range 2 {
+		if !isUniqueViolation(err) {
+			return err
+		}
+		err = s.inTx(ctx, fn)
+	}
+	return err
+}
+
 // interpret translates storage errors once, at the boundary.
 func interpret(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -16,7 +16,7 @@ func (s *Store) SaveWorkOrder(ctx context.Context, wo process.WorkOrder, events 
 	if err != nil {
 		return fmt.Errorf("store: encode work order %s: %w", wo.ID, err)
 	}
-	return s.inTx(ctx, func(q *db.Queries) error {
+	return s.inRecordTx(ctx, func(q *db.Queries) error {
 		written, err := q.UpsertWorkOrder(ctx, db.UpsertWorkOrderParams{
 			ID: wo.ID, Number: wo.Number, RecordType: wo.RecordType, Stage: wo.Stage, State: string(wo.State),
 			Node: wo.Node, Priority: wo.Priority, Engineer: wo.Engineer, GroupName: wo.Group, Parent: wo.Parent, Channel: wo.Channel, Source: wo.Source,

@@ -171,3 +171,33 @@ func TestExternalReferencesAreUniquePerSource(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, b, holder, "another source may use the same reference")
 }
+
+// TestANewRecordWrittenByTwoAtOnce: a new order's starter writes its creation while its run writes
+// a later revision (its first own step), both inserting the row at the same moment. Neither write
+// fails — the loser of the race on the number's unique index runs again and finds the row — and
+// the newer revision stays.
+func TestANewRecordWrittenByTwoAtOnce(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	for i := range 40 {
+		created := workOrder(1000 + i)
+		picked := created
+		picked.Revision, picked.Engineer = 2, "erin"
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for w, wo := range []process.WorkOrder{created, picked} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[w] = s.SaveWorkOrder(ctx, wo, []process.Event{{Seq: wo.Revision, Type: "e", Actor: "x", At: t0}})
+			}()
+		}
+		wg.Wait()
+		require.NoError(t, errs[0], "round %d: the starter's write", i)
+		require.NoError(t, errs[1], "round %d: the run's write", i)
+		got, err := s.GetWorkOrder(ctx, created.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), got.Revision)
+		require.Equal(t, "erin", got.Engineer)
+	}
+}
