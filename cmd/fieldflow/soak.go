@@ -44,9 +44,11 @@ Exits non-zero when anything was lost, duplicated or stuck.`,
 				if dataDir, err = os.MkdirTemp("", "fieldflow-soak-"); err != nil {
 					return err
 				}
-				if !keep {
-					defer os.RemoveAll(dataDir)
-				}
+				defer func() {
+					if !keep {
+						_ = os.RemoveAll(dataDir)
+					}
+				}()
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "soak: %s of load, state and logs in %s\n", duration, dataDir)
@@ -59,7 +61,8 @@ Exits non-zero when anything was lost, duplicated or stuck.`,
 				rep.Print(out)
 			}
 			if err != nil {
-				return err
+				keep = true // the logs say why
+				return fmt.Errorf("%w (state and logs kept in %s)", err, dataDir)
 			}
 			if !rep.OK() {
 				keep = true
