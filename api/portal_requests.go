@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -382,7 +383,7 @@ func (p *portal) submitRequest(c *gin.Context) {
 	}
 	if signedIn {
 		fields = append(fields, checkContact("", process.Contact{Phone: form.Phone}, false, true)...)
-		contact = process.Contact{ID: contact.ID, Name: contact.Name, Email: contact.Email, Phone: cmpOr(contact.Phone, form.Phone)}
+		contact = process.Contact{ID: contact.ID, Name: contact.Name, Email: contact.Email, Phone: cmp.Or(contact.Phone, form.Phone)}
 	} else {
 		contact = process.Contact{Name: in.Name, Email: in.Email, Phone: in.Phone}
 		fields = append(fields, checkContact("", contact, true, false)...)
@@ -772,11 +773,4 @@ func sameHost(origin, host string) bool {
 func formExpired() error {
 	return newProblem(http.StatusForbidden, "form-expired", "Form expired",
 		"this form has expired or was not sent from our page (cookies must be allowed); load the page again and send it again")
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

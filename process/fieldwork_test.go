@@ -24,16 +24,6 @@ func effectOf[E Effect](effects []Effect) (E, bool) {
 	return zero, false
 }
 
-func emitted(effects []Effect) []Event {
-	var out []Event
-	for _, e := range effects {
-		if x, ok := e.(Emit); ok {
-			out = append(out, x.Event)
-		}
-	}
-	return out
-}
-
 const poolFlow = `  - {id: dispatch, type: assignment, group: hvac, strategy: pool}
   - {id: accept, type: acceptance, timeout: 30m, onDecline: dispatch, onTimeout: dispatch}
   - {id: work, type: stage, stage: work}
@@ -88,7 +78,7 @@ func TestStrategyPicksAndPoolsWhenNobodyIsFree(t *testing.T) {
 	require.Equal(t, "dispatch", pooled.Node)
 	require.Empty(t, pooled.Engineer)
 	require.Empty(t, pooled.Waiting)
-	events := emitted(effects)
+	events := Emitted(effects)
 	require.Len(t, events, 1)
 	require.Equal(t, EventPooled, events[0].Type)
 	require.Contains(t, events[0].Details["reason"], "already turned this order down")
@@ -207,7 +197,7 @@ func TestRequestRecordsItsWorkOrders(t *testing.T) {
 		WorkOrder: &WorkOrderLink{ID: "wo-1", Number: "WO-1", Status: "resolved", Resolution: "seal replaced", ClosedAt: &closedAt}}, closedAt)
 	require.NoError(t, err)
 	require.Equal(t, []WorkOrderLink{{ID: "wo-1", Number: "WO-1", RecordType: "repair", Status: "resolved", Resolution: "seal replaced", ClosedAt: &closedAt}}, sr.WorkOrders)
-	events := emitted(effects)
+	events := Emitted(effects)
 	require.Equal(t, EventWorkOrderClosed, events[len(events)-1].Type)
 }
 

@@ -250,18 +250,26 @@ func (d *driver) runScript(ctx context.Context, r *Trace) {
 	r.Done = true
 }
 
-// serviceRequest: a billing request created, charged, noted, moved through its stages and closed
-// (resolved: one invoice and one email; unresolved: no invoice, one email).
-func (d *driver) serviceRequest(ctx context.Context, r *Trace) error {
-	rec, err := d.act(ctx, r, "create", "alice", "/v1/service-requests", map[string]any{
-		"queue": "billing", "subject": "Soak " + r.Label, "description": "crash test load",
-		"contact": map[string]any{"name": "Soak " + r.Label, "email": r.Contact},
-	}, []string{"created"}, 0)
+// create creates the trace's record and notes its id and number.
+func (d *driver) create(ctx context.Context, r *Trace, actor, path string, body map[string]any) error {
+	rec, err := d.act(ctx, r, "create", actor, path, body, []string{"created"}, 0)
 	if err != nil {
 		return err
 	}
 	r.ID, _ = rec["id"].(string)
 	r.Number, _ = rec["number"].(string)
+	return nil
+}
+
+// serviceRequest: a billing request created, charged, noted, moved through its stages and closed
+// (resolved: one invoice and one email; unresolved: no invoice, one email).
+func (d *driver) serviceRequest(ctx context.Context, r *Trace) error {
+	if err := d.create(ctx, r, "alice", "/v1/service-requests", map[string]any{
+		"queue": "billing", "subject": "Soak " + r.Label, "description": "crash test load",
+		"contact": map[string]any{"name": "Soak " + r.Label, "email": r.Contact},
+	}); err != nil {
+		return err
+	}
 	base := "/v1/service-requests/" + r.ID
 	for i := range 2 {
 		price := float64(10*(i+1)) + 0.5
@@ -282,22 +290,19 @@ func (d *driver) serviceRequest(ctx context.Context, r *Trace) error {
 			return err
 		}
 	}
-	_, err = d.act(ctx, r, "close", "alice", base+"/close", map[string]any{"resolved": r.Resolved(), "resolution": "done by the soak"}, []string{"closed"}, 0)
+	_, err := d.act(ctx, r, "close", "alice", base+"/close", map[string]any{"resolved": r.Resolved(), "resolution": "done by the soak"}, []string{"closed"}, 0)
 	return err
 }
 
 // workOrder: an installation assigned to eve, accepted, its checklist worked through with a
 // photo, the rating invitation mailed, and the customer's rating recorded, which closes it.
 func (d *driver) workOrder(ctx context.Context, r *Trace) error {
-	rec, err := d.act(ctx, r, "create", "dan", "/v1/work-orders", map[string]any{
+	if err := d.create(ctx, r, "dan", "/v1/work-orders", map[string]any{
 		"recordType": "installation", "subject": "Soak " + r.Label,
 		"contact": map[string]any{"name": "Soak " + r.Label, "email": r.Contact},
-	}, []string{"created"}, 0)
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	r.ID, _ = rec["id"].(string)
-	r.Number, _ = rec["number"].(string)
 	base := "/v1/work-orders/" + r.ID
 	if _, err := d.act(ctx, r, "assign", "dan", base+"/assign", map[string]any{"group": "installers", "engineer": "eve"}, []string{"assigned"}, 0); err != nil {
 		return err
@@ -332,7 +337,7 @@ func (d *driver) workOrder(ctx context.Context, r *Trace) error {
 	if err := d.waitForEvent(ctx, "dan", base+"/events", "notification_sent", 2*d.c.patience); err != nil {
 		return err
 	}
-	_, err = d.act(ctx, r, "rate", "dan", base+"/ratings", map[string]any{"score": 9, "comment": "soak"}, []string{"rated", "closed"}, 30*time.Second)
+	_, err := d.act(ctx, r, "rate", "dan", base+"/ratings", map[string]any{"score": 9, "comment": "soak"}, []string{"rated", "closed"}, 30*time.Second)
 	return err
 }
 

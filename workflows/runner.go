@@ -102,13 +102,22 @@ func (r *runner[S]) validate(ctx workflow.Context, a process.Action) error {
 // step applies one action of the run's own (a fired timer, a finished effect, a signal) and
 // carries out what follows: search attributes, the projection, timers and effects.
 func (r *runner[S]) step(ctx workflow.Context, a process.Action) (S, error) {
+	next, effects, err := r.apply(ctx, a)
+	if err != nil {
+		return next, err
+	}
+	return next, r.settle(ctx, next, effects)
+}
+
+// apply moves the record on by one action; a refusal changes nothing.
+func (r *runner[S]) apply(ctx workflow.Context, a process.Action) (S, []process.Effect, error) {
 	next, effects, err := r.in.apply(r.state, a, now(ctx))
 	if err != nil {
 		var zero S
-		return zero, applicationError(err)
+		return zero, nil, applicationError(err)
 	}
 	r.state = next
-	return next, r.settle(ctx, next, effects)
+	return next, effects, nil
 }
 
 // answer applies the action of an update. In a run whose callers project, it returns the events
@@ -126,13 +135,11 @@ func (r *runner[S]) answer(ctx workflow.Context, a process.Action) (S, []process
 		}
 		return next, nil, err
 	}
-	next, effects, err := r.in.apply(r.state, a, now(ctx))
+	next, effects, err := r.apply(ctx, a)
 	if err != nil {
-		var zero S
-		return zero, nil, applicationError(err)
+		return next, nil, err
 	}
 	r.remember(id)
-	r.state = next
 	events := process.Emitted(effects)
 	r.handOut(ctx, events)
 	r.reconcileTimers(ctx)
