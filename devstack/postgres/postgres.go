@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -272,10 +273,15 @@ func versionOf(binDir string) int {
 // below the kernel's ephemeral range (32768 and up on Linux): a port the kernel handed out for ":0"
 // is also one it hands to the next outgoing connection, which may take it before the server binds
 // (the embedded Temporal server then dies with "Failed to start gRPC listener"). When no port in
-// the low range is free it asks the kernel.
+// the low range is free it asks the kernel. It never hands out the same low port twice in one
+// process: stacks started side by side (parallel tests) would otherwise both get a port neither
+// has bound yet, and the second server to bind it dies.
 func FreePort() (int, error) {
 	for range 50 {
 		port := lowPortMin + rand.IntN(lowPortMax-lowPortMin)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
 		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			_ = l.Close()
 			return port, nil
@@ -288,6 +294,9 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// handedOut are the low ports FreePort has given out (or found taken) in this process.
+var handedOut sync.Map
 
 // The range FreePort picks from: above the well-known and registered ports most services use,
 // below the ephemeral range.
