@@ -71,8 +71,9 @@ BENCH_C ?= 8
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: build ## Load-test: BENCH_N service-request lifecycles at BENCH_C concurrency through the API vs hand-written Temporal code, then the work-order variant (see BENCHMARKS.md)
+bench: build ## Load-test: BENCH_N service-request lifecycles at BENCH_C concurrency through the API vs hand-written Temporal code (with an SLA, then without), then the work-order variant (see BENCHMARKS.md)
 	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) $(BENCH_FLAGS)
+	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) --definition bench-plain $(BENCH_FLAGS)
 	./$(BIN) bench --log-level error -n $(BENCH_N) -c $(BENCH_C) --kind work-order $(BENCH_FLAGS)
 
 SCALE_N ?= 10000

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -134,6 +135,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{N: o.N, C: o.C, Kind: o.Kind}
+	if o.Baseline {
+		var err error
+		if d.sla, err = d.queueHasSLA(ctx); err != nil {
+			return res, err
+		}
+	}
 
 	if o.Warmup > 0 {
 		fmt.Fprintf(o.Out, "warming up: %d lifecycles each\n", o.Warmup)
@@ -147,7 +154,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 
-	fmt.Fprintf(o.Out, "fieldflow: %d %s lifecycles, %d concurrent agents\n", o.N, o.Kind, o.C)
+	fmt.Fprintf(o.Out, "fieldflow: %d %s lifecycles of %s, %d concurrent agents\n", o.N, o.Kind, o.Definition, o.C)
 	ff, err := d.load(ctx, o.N, interpreted)
 	if err != nil {
 		return res, err
@@ -163,7 +170,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	var bl *loadResult
 	if o.Baseline {
-		fmt.Fprintf(o.Out, "baseline: %d hand-written lifecycles (%s activities), %d concurrent clients\n", o.N, map[bool]string{true: "local", false: "regular"}[o.BaselineLocal], o.C)
+		fmt.Fprintf(o.Out, "baseline: %d hand-written lifecycles (%s activities, %s), %d concurrent clients\n", o.N,
+			map[bool]string{true: "local", false: "regular"}[o.BaselineLocal], map[bool]string{true: "two SLA timers", false: "no SLA"}[d.sla], o.C)
 		if bl, err = d.load(ctx, o.N, d.baseline); err != nil {
 			return res, err
 		}
@@ -208,6 +216,21 @@ type driver struct {
 	agents    []string // tokens, one per concurrent agent
 	engineers map[string]string
 	admin     string
+	// sla: the queue has an SLA, so the baseline arms the same two timers.
+	sla bool
+}
+
+// queueHasSLA asks the API whether the benchmark's queue has an SLA.
+func (d *driver) queueHasSLA(ctx context.Context) (bool, error) {
+	var def struct {
+		Definition struct {
+			SLA json.RawMessage `json:"sla"`
+		} `json:"definition"`
+	}
+	if err := d.call(ctx, "GET", "/v1/definitions/"+url.PathEscape(d.o.Definition), d.agents[0], nil, http.StatusOK, &def); err != nil {
+		return false, err
+	}
+	return len(def.Definition.SLA) > 0 && string(def.Definition.SLA) != "null", nil
 }
 
 func (d *driver) tokens() error {
@@ -362,7 +385,7 @@ func (d *driver) baseline(ctx context.Context, _ int, s *side) error {
 	err := s.timed(func() error {
 		start := d.o.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 			ID: wid, TaskQueue: baseline.TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		}, baseline.WorkflowName, baseline.Input{ID: id, Subject: "Invoice charged twice", Local: d.o.BaselineLocal})
+		}, baseline.WorkflowName, baseline.Input{ID: id, Subject: "Invoice charged twice", Local: d.o.BaselineLocal, SLA: d.sla})
 		h, err := d.o.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: start,
 			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: baseline.UpdateCreated, WaitForStage: client.WorkflowUpdateStageCompleted},

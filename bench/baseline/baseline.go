@@ -3,7 +3,7 @@
 // workflow per request, started with an update that answers once the request is stored; each
 // agent action is a validated update whose handler writes the new state and its event to
 // PostgreSQL in an activity (regular by default, local when Input.Local) and answers after the
-// write; two SLA timers run while the request is open; closing resolved with charges writes the
+// write; with an SLA, two timers run while the request is open; closing resolved with charges writes the
 // invoice in the same transaction. No interpreter, no definitions.
 package baseline
 
@@ -53,7 +53,7 @@ type Request struct {
 	Charges  []float64 `json:"charges"`
 	Resolved bool      `json:"resolved"`
 	Revision int64     `json:"revision"`
-	// AlertAt and DueAt are the SLA's instants.
+	// AlertAt and DueAt are the SLA's instants (zero without an SLA).
 	AlertAt time.Time `json:"alertAt"`
 	DueAt   time.Time `json:"dueAt"`
 	Alerted bool      `json:"alerted"`
@@ -65,6 +65,9 @@ type Input struct {
 	ID, Subject string
 	// Local runs the writes as local activities instead of regular ones.
 	Local bool
+	// SLA arms the two SLA timers (an alert while the request is new, and its due time), as
+	// Fieldflow does for a queue with an SLA.
+	SLA bool
 }
 
 // Action is an agent's action: progress, charge (Amount) or close (Resolved).
@@ -153,8 +156,10 @@ func Workflow(ctx workflow.Context, in Input) (Request, error) {
 	now := workflow.Now(ctx).UTC()
 	r := &run{in: in, cancels: map[string]workflow.CancelFunc{}, req: Request{
 		ID: in.ID, Subject: in.Subject, Stage: Stages[0], State: "new", Revision: 1, Charges: []float64{},
-		AlertAt: now.Add(8 * time.Hour), DueAt: now.Add(72 * time.Hour),
 	}}
+	if in.SLA {
+		r.req.AlertAt, r.req.DueAt = now.Add(8*time.Hour), now.Add(72*time.Hour)
+	}
 	if err := workflow.SetUpdateHandler(ctx, UpdateCreated, func(ctx workflow.Context) (Request, error) {
 		err := workflow.Await(ctx, func() bool { return r.saved >= 1 })
 		return r.req, err
@@ -169,12 +174,22 @@ func Workflow(ctx workflow.Context, in Input) (Request, error) {
 	if err := r.save(ctx, Save{Request: r.req, Event: "created", At: now}); err != nil {
 		return Request{}, err
 	}
-	r.timer(ctx, "alert", r.req.AlertAt, func() { r.req.Alerted = true })
-	r.timer(ctx, "due", r.req.DueAt, func() { r.req.Overdue = true })
+	if in.SLA {
+		r.timer(ctx, "alert", r.req.AlertAt, func() { r.req.Alerted = true })
+		r.timer(ctx, "due", r.req.DueAt, func() { r.req.Overdue = true })
+	}
 	if err := workflow.Await(ctx, func() bool { return r.req.State == "closed" && workflow.AllHandlersFinished(ctx) }); err != nil {
 		return Request{}, err
 	}
 	return r.req, nil
+}
+
+// cancel stops a timer, if it runs.
+func (r *run) cancel(id string) {
+	if cancel, ok := r.cancels[id]; ok {
+		cancel()
+		delete(r.cancels, id)
+	}
 }
 
 func (r *run) timer(ctx workflow.Context, id string, at time.Time, fired func()) {
@@ -235,10 +250,10 @@ func (r *run) act(ctx workflow.Context, a Action) (Request, error) {
 	left := r.req.Stage == "new" && next.Stage != "new"
 	r.req = next
 	if left {
-		r.cancels["alert"]()
+		r.cancel("alert")
 	}
 	if next.State == "closed" {
-		r.cancels["due"]()
+		r.cancel("due")
 	}
 	if err := r.save(ctx, Save{Request: next, Event: event, Invoice: invoice, At: workflow.Now(ctx).UTC()}); err != nil {
 		return Request{}, err

@@ -17,11 +17,15 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 // TestLifecycle runs the yardstick's lifecycle in the SDK's test environment against a real
 // PostgreSQL: it must do the work the benchmark says it does — every step written with its event,
-// the invoice once, a refused action refused before it is accepted — with regular and with local
-// activities.
+// the invoice once, a refused action refused before it is accepted, the SLA alert only when it
+// has an SLA — with regular and with local activities.
 func TestLifecycle(t *testing.T) {
-	for _, local := range []bool{false, true} {
-		t.Run(map[bool]string{false: "regular", true: "local"}[local], func(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		local, sla bool
+	}{{"regular with an SLA", false, true}, {"local without an SLA", true, false}} {
+		local := c.local
+		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			pool, err := pgxpool.New(ctx, storetest.URL(t))
 			require.NoError(t, err)
@@ -42,13 +46,13 @@ func TestLifecycle(t *testing.T) {
 					}, a)
 				}, at)
 			}
-			send(time.Second, baseline.Action{Kind: "progress"})
-			send(2*time.Second, baseline.Action{Kind: "charge"}) // no amount: refused
-			send(3*time.Second, baseline.Action{Kind: "progress"})
-			send(4*time.Second, baseline.Action{Kind: "charge", Amount: 50})
-			send(5*time.Second, baseline.Action{Kind: "charge", Amount: 25})
-			send(6*time.Second, baseline.Action{Kind: "close", Resolved: true})
-			env.ExecuteWorkflow(baseline.WorkflowName, baseline.Input{ID: "r1", Subject: "Invoice charged twice", Local: local})
+			send(9*time.Hour, baseline.Action{Kind: "progress"})             // still new after the 8 h alert
+			send(9*time.Hour+2*time.Second, baseline.Action{Kind: "charge"}) // no amount: refused
+			send(9*time.Hour+3*time.Second, baseline.Action{Kind: "progress"})
+			send(9*time.Hour+4*time.Second, baseline.Action{Kind: "charge", Amount: 50})
+			send(9*time.Hour+5*time.Second, baseline.Action{Kind: "charge", Amount: 25})
+			send(9*time.Hour+6*time.Second, baseline.Action{Kind: "close", Resolved: true})
+			env.ExecuteWorkflow(baseline.WorkflowName, baseline.Input{ID: "r1", Subject: "Invoice charged twice", Local: local, SLA: c.sla})
 			require.True(t, env.IsWorkflowCompleted())
 			require.NoError(t, env.GetWorkflowError())
 			require.Len(t, rejected, 1, "the charge without an amount")
@@ -58,6 +62,8 @@ func TestLifecycle(t *testing.T) {
 			require.Equal(t, "closed", out.State)
 			require.Equal(t, []float64{50, 25}, out.Charges)
 			require.EqualValues(t, 6, out.Revision)
+			require.Equal(t, c.sla, out.Alerted, "the alert fires after 8 h while the request is new, with an SLA only")
+			require.False(t, out.Overdue)
 
 			var stage string
 			var revision, events int
