@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -10,12 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
-	sdkworker "go.temporal.io/sdk/worker"
-	"go.uber.org/zap"
 
 	"github.com/fieldflow/fieldflow/auth"
 	"github.com/fieldflow/fieldflow/bench"
-	"github.com/fieldflow/fieldflow/bench/baseline"
 	"github.com/fieldflow/fieldflow/devstack"
 	"github.com/fieldflow/fieldflow/worker"
 )
@@ -94,10 +89,11 @@ the process's memory. See BENCHMARKS.md.`,
 				return err
 			}
 			if o.Baseline {
-				stop, err := startBaseline(ctx, stack, log)
+				stop, err := bench.StartBaseline(ctx, stack.Client(), stack.DatabaseURL)
 				if err != nil {
 					return err
 				}
+				log.Info("baseline worker started")
 				defer stop()
 			}
 			if cpuProfile != "" {
@@ -145,24 +141,4 @@ the process's memory. See BENCHMARKS.md.`,
 	f.StringVar(&tstore, "temporal-store", "", "where the embedded Temporal server persists: postgres or sqlite (default: the data dir's store, postgres for a new one)")
 	f.IntVar(&tshards, "temporal-history-shards", 0, "history shards of a new Temporal store (default 1)")
 	return cmd
-}
-
-// startBaseline creates the baseline's tables and runs its worker on the stack's Temporal.
-func startBaseline(ctx context.Context, stack *devstack.Stack, log *zap.Logger) (func(), error) {
-	pool, err := pgxpool.New(ctx, stack.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := pool.Exec(ctx, baseline.Schema); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("baseline schema: %w", err)
-	}
-	w := sdkworker.New(stack.Client(), baseline.TaskQueue, sdkworker.Options{})
-	baseline.Register(w, &baseline.Activities{Pool: pool})
-	if err := w.Start(); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	log.Info("baseline worker started")
-	return func() { w.Stop(); pool.Close() }, nil
 }
