@@ -51,7 +51,7 @@ type Dependencies struct {
 // Start it with Run or Start.
 func New(c client.Client, deps Dependencies, opts sdkworker.Options) sdkworker.Worker {
 	ApplyStickyCacheSize()
-	w := sdkworker.New(c, workflows.TaskQueue, opts)
+	w := sdkworker.New(c, workflows.TaskQueue, Tune(opts))
 	Register(w, deps)
 	return w
 }
@@ -75,10 +75,50 @@ func ApplyStickyCacheSize() {
 // StickyCacheSize is the sticky workflow cache size: FIELDFLOW_STICKY_CACHE, or
 // DefaultStickyCacheSize when unset or not a positive number.
 func StickyCacheSize() int {
-	if n, err := strconv.Atoi(env.Or("FIELDFLOW_STICKY_CACHE", "")); err == nil && n > 0 {
+	if n := positive("FIELDFLOW_STICKY_CACHE"); n > 0 {
 		return n
 	}
 	return DefaultStickyCacheSize
+}
+
+// Tune applies the worker settings the environment gives to opts: FIELDFLOW_WORKFLOW_POLLERS and
+// FIELDFLOW_ACTIVITY_POLLERS (a number of pollers, or "auto" for the SDK's autoscaling pollers),
+// FIELDFLOW_WORKFLOW_SLOTS and FIELDFLOW_ACTIVITY_SLOTS (tasks run at once). Unset or invalid
+// settings leave the SDK's defaults (2 pollers each, 1,000 slots each), which BENCHMARKS.md
+// ("Worker tuning") found as fast as any other setting on 2 cores.
+func Tune(opts sdkworker.Options) sdkworker.Options {
+	if b := pollerBehavior("FIELDFLOW_WORKFLOW_POLLERS"); b != nil {
+		opts.WorkflowTaskPollerBehavior = b
+	}
+	if b := pollerBehavior("FIELDFLOW_ACTIVITY_POLLERS"); b != nil {
+		opts.ActivityTaskPollerBehavior = b
+	}
+	if n := positive("FIELDFLOW_WORKFLOW_SLOTS"); n > 0 {
+		opts.MaxConcurrentWorkflowTaskExecutionSize = n
+	}
+	if n := positive("FIELDFLOW_ACTIVITY_SLOTS"); n > 0 {
+		opts.MaxConcurrentActivityExecutionSize = n
+	}
+	return opts
+}
+
+// pollerBehavior reads a poller setting: a number, or "auto"; nil when unset or invalid.
+func pollerBehavior(name string) sdkworker.PollerBehavior {
+	if env.Or(name, "") == "auto" {
+		return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{})
+	}
+	if n := positive(name); n > 0 {
+		return sdkworker.NewPollerBehaviorSimpleMaximum(sdkworker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: n})
+	}
+	return nil
+}
+
+// positive reads a positive number from the environment; 0 when unset or not one.
+func positive(name string) int {
+	if n, err := strconv.Atoi(env.Or(name, "")); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }
 
 // Register registers every workflow and activity on a registry (a worker, or a test environment).
