@@ -102,6 +102,9 @@ type AutomationAction struct {
 	Activity *ActivityAction `yaml:"activity" json:"activity,omitempty"`
 	// Approval asks for an approval on the record (service requests), not tied to a stage change.
 	Approval *Approval `yaml:"approval" json:"approval,omitempty"`
+	// Move puts a service request in another stage (not a closing one), forwards or back: a
+	// request waiting for its customer goes back to work when the customer writes, say.
+	Move string `yaml:"move" json:"move,omitempty"`
 }
 
 // NotifyAction sends a message made from a template.

@@ -309,6 +309,8 @@ func actionList(as []AutomationAction) string {
 			parts = append(parts, "webhook "+strings.TrimSpace(string(a.Webhook.URL)))
 		case a.Convert != nil:
 			parts = append(parts, "convert to "+a.Convert.RecordType)
+		case a.Move != "":
+			parts = append(parts, "move to "+a.Move)
 		case a.Activity != nil:
 			s := "activity " + a.Activity.Title + " → " + a.Activity.To
 			if !a.Activity.Due.IsZero() {

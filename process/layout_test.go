@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -33,25 +34,25 @@ func TestLayoutValidationMessages(t *testing.T) {
 	const file = "service-requests/technical-support.yaml"
 	cases := []struct{ name, old, new, want string }{
 		{"unknown field", "{field: phone, label:", "{field: phon, label:",
-			`service-requests/technical-support.yaml:71:13: "phon" is not a field of the customer form (subject, description, category, phone, urgency, or fields.ID) (did you mean "phone"?)`},
+			`service-requests/technical-support.yaml:76:13: "phon" is not a field of the customer form (subject, description, category, phone, urgency, or fields.ID) (did you mean "phone"?)`},
 		{"unknown custom field", "{field: fields.contact-time}", "{field: fields.contact-tim}",
-			`service-requests/technical-support.yaml:72:13: "fields.contact-tim" is not a custom field of the queue (declare it under fields:) (did you mean "fields.contact-time"?)`},
+			`service-requests/technical-support.yaml:77:13: "fields.contact-tim" is not a custom field of the queue (declare it under fields:) (did you mean "fields.contact-time"?)`},
 		{"field twice", "{field: fields.contact-time}", "{field: description}",
-			`service-requests/technical-support.yaml:72:13: field "description" is on the layout twice`},
+			`service-requests/technical-support.yaml:77:13: field "description" is on the layout twice`},
 		{"no subject", `  - {field: subject, label: "What is wrong?", required: true}` + "\n", "",
-			`service-requests/technical-support.yaml:64:3: every request has a subject: add {field: subject} to the layout`},
+			`service-requests/technical-support.yaml:69:3: every request has a subject: add {field: subject} to the layout`},
 		{"category option not of the queue", "options: [connectivity/outage, connectivity/slow,", "options: [connectivity/outages, connectivity/slow,",
-			`service-requests/technical-support.yaml:68:15: "connectivity/outages" is not a category of the queue (did you mean "connectivity/outage"?)`},
+			`service-requests/technical-support.yaml:73:15: "connectivity/outages" is not a category of the queue (did you mean "connectivity/outage"?)`},
 		{"options on a text field", `{field: fields.equipment-serial, hint:`, `{field: fields.equipment-serial, options: [a, b], hint:`,
-			`service-requests/technical-support.yaml:70:47: only the category field has options (a custom choice field lists them under fields:)`},
+			`service-requests/technical-support.yaml:75:47: only the category field has options (a custom choice field lists them under fields:)`},
 		{"required custom field left out", "{id: contact-time, title: Best time to call you, type: choice,", "{id: contact-time, required: true, title: Best time to call you, type: choice,",
 			""},
 		{"required custom field missing", "  - {field: fields.contact-time}\n", "  - {field: fields.equipment-serial}\n",
-			`service-requests/technical-support.yaml:72:13: field "fields.equipment-serial" is on the layout twice`},
+			`service-requests/technical-support.yaml:77:13: field "fields.equipment-serial" is on the layout twice`},
 		{"no customers", "channels: [agent, online-service, portal, guest]", "channels: [agent, online-service, email]",
-			`service-requests/technical-support.yaml:64:3: the layout is the form customers fill on the portal, and this queue takes no requests from it: add portal or guest to intake.channels`},
+			`service-requests/technical-support.yaml:69:3: the layout is the form customers fill on the portal, and this queue takes no requests from it: add portal or guest to intake.channels`},
 		{"missing field key", "  - {field: fields.contact-time}\n", "  - {label: When}\n",
-			`service-requests/technical-support.yaml:72:5: layout[5]: missing required field "field"`},
+			`service-requests/technical-support.yaml:77:5: layout[5]: missing required field "field"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +74,7 @@ func TestLayoutValidationMessages(t *testing.T) {
 	text := strings.Replace(string(files[file]), "{id: equipment-serial, title:", "{id: equipment-serial, required: true, title:", 1)
 	files[file] = []byte(strings.Replace(text, "  - {field: fields.equipment-serial, hint: \"On the label under the device, if it is about equipment.\"}\n", "", 1))
 	_, err := Load(files)
-	require.Equal(t, []string{`service-requests/technical-support.yaml:64:3: custom field "equipment-serial" is required on every request, so the customer form must ask for it: add {field: fields.equipment-serial} to the layout`},
+	require.Equal(t, []string{`service-requests/technical-support.yaml:69:3: custom field "equipment-serial" is required on every request, so the customer form must ask for it: add {field: fields.equipment-serial} to the layout`},
 		problemsOf(t, err))
 }
 
@@ -164,4 +165,38 @@ func TestCustomerComment(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = ApplyServiceRequest(q, closed, Action{Kind: ActionCustomerComment, Actor: CustomerActor, Comment: "Hello?"}, t0)
 	require.Equal(t, CodeNotAllowed, err.(*Error).Code)
+}
+
+// TestCustomerAnswerResumesWork: technical-support's automation puts a request that waits for its
+// customer back in diagnosis when the customer comments, with the SLA clock running again; a
+// comment in any other stage moves nothing.
+func TestCustomerAnswerResumesWork(t *testing.T) {
+	c, err := LoadDir("../definitions")
+	require.NoError(t, err)
+	q, ok := c.Queue("technical-support")
+	require.True(t, ok)
+	sr, _, err := CreateServiceRequest(q, NewServiceRequest{ID: "r1", Number: "TS-1", Queue: q.Key, Subject: "Router keeps rebooting",
+		Contact: Contact{Name: "Ada", Email: "ada@example.com"}, Owner: "alice"}, "alice", t0)
+	require.NoError(t, err)
+	act := func(sr ServiceRequest, a Action) (ServiceRequest, []Event) {
+		t.Helper()
+		next, effects, err := ApplyServiceRequest(q, sr, a, t0.Add(time.Hour))
+		require.NoError(t, err)
+		return next, Emitted(effects)
+	}
+	sr, _ = act(sr, Action{Kind: ActionProgress, Actor: "alice", ToStage: "diagnosis"})
+	comment := Action{Kind: ActionCustomerComment, Actor: CustomerActor, Comment: "It happens at night."}
+	sr, events := act(sr, comment)
+	require.Equal(t, "diagnosis", sr.Stage, "not waiting for the customer: the comment moves nothing")
+	require.Len(t, events, 1)
+
+	sr, _ = act(sr, Action{Kind: ActionProgress, Actor: "alice", ToStage: "awaiting-customer"})
+	require.Equal(t, SLAPaused, sr.SLA.Status)
+	sr, events = act(sr, comment)
+	require.Equal(t, "diagnosis", sr.Stage)
+	require.Equal(t, SLAOK, sr.SLA.Status, "the clock runs again")
+	require.Equal(t, []EventType{EventCustomerCommented, EventStageChanged}, []EventType{events[0].Type, events[len(events)-1].Type})
+	moved := events[len(events)-1]
+	require.Equal(t, "automation", moved.Actor)
+	require.Equal(t, map[string]any{"from": "awaiting-customer", "to": "diagnosis", "automation": true}, moved.Details)
 }

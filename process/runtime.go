@@ -220,7 +220,7 @@ var automationTriggers = []EventType{
 	EventCreated, EventUpdated, EventStageChanged, EventRegressed, EventClosed, EventNoteAdded,
 	EventNoteUpdated, EventApprovalRequested, EventOwnerChanged, EventSLAAlert, EventSLABreached,
 	EventAssigned, EventAccepted, EventDeclined, EventTransferred, EventStepCompleted, EventRated,
-	EventRatingSkipped, EventFollowUpDone,
+	EventRatingSkipped, EventFollowUpDone, EventCustomerCommented,
 }
 
 // actionEffects turns the actions of an automation, an SLA block or a node into effects. idPrefix
@@ -232,6 +232,8 @@ type reactions struct {
 	events    []Event
 	tasks     []ActivityAction
 	approvals []Approval
+	// moves are the stages move actions ask for, in order.
+	moves []string
 }
 
 func actionEffects(actions []AutomationAction, idPrefix string, ev Event, text func(Text) (string, error)) ([]Effect, []Event) {
@@ -281,6 +283,8 @@ func react(actions []AutomationAction, idPrefix string, ev Event, text func(Text
 			r.tasks = append(r.tasks, *a.Activity)
 		case a.Approval != nil:
 			r.approvals = append(r.approvals, *a.Approval)
+		case a.Move != "":
+			r.moves = append(r.moves, a.Move)
 		}
 	}
 	r.effects, r.events = effects, events

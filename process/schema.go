@@ -376,6 +376,7 @@ var fieldSchemas = map[string]func() *jsonSchema{
 	"Automation.do": func() *jsonSchema {
 		return &jsonSchema{Type: "array", MinItems: schemaInt(1), Items: schemaRef("AutomationAction")}
 	},
+	"AutomationAction.move":    func() *jsonSchema { return schemaRef(identifierDef) },
 	"NotifyAction.template":    func() *jsonSchema { return schemaRef(identifierDef) },
 	"NotifyAction.to":          recipientsSchema,
 	"NotifyAction.channels":    func() *jsonSchema { return schemaList(schemaWords(messageChannels...)) },
@@ -998,7 +999,8 @@ var schemaDocs = map[string]string{
 	"Automation.on":             "The event that triggers the automation.",
 	"Automation.when":           "A condition (an expression starting with =); the automation runs only when it is true.",
 	"Automation.do":             "The actions to run, in order.",
-	"AutomationAction":          "One action: exactly one of notify, webhook, convert or activity.",
+	"AutomationAction":          "One action: exactly one of notify, webhook, convert, activity, approval or move.",
+	"AutomationAction.move":     "Put the service request in this stage (not a closing one), forwards or back. Service requests only.",
 	"AutomationAction.notify":   "Send a message made from a template.",
 	"AutomationAction.webhook":  "Post the record and the event to a URL.",
 	"AutomationAction.convert":  "Start a work order from the record.",

@@ -795,6 +795,22 @@ func srReact(q *Queue, sr *ServiceRequest, actions []AutomationAction, prefix st
 		j.emit(EventApprovalRequested, "automation", map[string]any{"approval": id, "needed": ap.Needed})
 		askContact(*sr, ap, a.Template, j)
 	}
+	for _, to := range r.moves {
+		srAutomatedMove(q, sr, to, j)
+	}
+}
+
+// srAutomatedMove carries out an automation's move: to another stage, forwards or back, unless the
+// request waits for an approval (an automation does not step around one) or is there already.
+// Automations do not react to the stage_changed it records.
+func srAutomatedMove(q *Queue, sr *ServiceRequest, to string, j *journal) {
+	stage, ok := q.StageByID(to)
+	if !ok || stage.State == StateClosed || sr.State == StateClosed || sr.Stage == to || pendingApproval(sr.Approvals) >= 0 {
+		return
+	}
+	from := sr.Stage
+	srMoveTo(q, sr, stage, j)
+	j.emit(EventStageChanged, "automation", map[string]any{"from": from, "to": sr.Stage, "automation": true})
 }
 
 // askContact sends the contact the signed link to answer an approval they are an approver of, by

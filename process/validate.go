@@ -301,13 +301,13 @@ func (c *checker) actions(path string, actions []AutomationAction, p *Process) {
 	for i, a := range actions {
 		ap := fmt.Sprintf("%s[%d]", path, i)
 		n := 0
-		for _, set := range []bool{a.Notify != nil, a.Webhook != nil, a.Convert != nil, a.Activity != nil, a.Approval != nil} {
+		for _, set := range []bool{a.Notify != nil, a.Webhook != nil, a.Convert != nil, a.Activity != nil, a.Approval != nil, a.Move != ""} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
-			c.add(ap, "an action is exactly one of notify, webhook, convert, activity or approval")
+			c.add(ap, "an action is exactly one of notify, webhook, convert, activity, approval or move")
 			continue
 		}
 		switch {
@@ -329,7 +329,24 @@ func (c *checker) actions(path string, actions []AutomationAction, p *Process) {
 				continue
 			}
 			c.approval(ap+".approval", *a.Approval, p)
+		case a.Move != "":
+			c.move(ap+".move", a.Move, p)
 		}
+	}
+}
+
+// move checks a move action: service requests only, to a stage of the queue that does not close it.
+func (c *checker) move(path, to string, p *Process) {
+	if p.Kind == KindWorkOrderType {
+		c.add(path, "in a work-order type, the nodes decide the stage; move is for service-request queues")
+		return
+	}
+	stage, ok := p.StageByID(to)
+	switch {
+	case !ok:
+		c.add(path, "%q is not a stage of this queue%s", to, suggest(to, stageIDs(p)))
+	case stage.State == StateClosed:
+		c.add(path, "%q closes the request: an automation may not close it (closing needs a resolution)", to)
 	}
 }
 
