@@ -195,8 +195,38 @@ func TestCustomerAnswerResumesWork(t *testing.T) {
 	sr, events = act(sr, comment)
 	require.Equal(t, "diagnosis", sr.Stage)
 	require.Equal(t, SLAOK, sr.SLA.Status, "the clock runs again")
-	require.Equal(t, []EventType{EventCustomerCommented, EventStageChanged}, []EventType{events[0].Type, events[len(events)-1].Type})
+	require.Equal(t, []EventType{EventCustomerCommented, EventRegressed}, []EventType{events[0].Type, events[len(events)-1].Type})
 	moved := events[len(events)-1]
 	require.Equal(t, "automation", moved.Actor)
-	require.Equal(t, map[string]any{"from": "awaiting-customer", "to": "diagnosis", "automation": true}, moved.Details)
+	require.Equal(t, map[string]any{"from": "awaiting-customer", "to": "diagnosis", "reason": "automation on customer_commented"}, moved.Details)
+}
+
+// TestAutomatedMoveForwardsAsksTheApproval: an automation's move forwards out of a stage that asks
+// for an approval opens the approval instead of stepping around it, like an agent's progress.
+func TestAutomatedMoveForwardsAsksTheApproval(t *testing.T) {
+	q := billingQueue(t)
+	move := func(to string) *Queue {
+		q2 := *q
+		q2.Automations = []Automation{{On: EventCustomerCommented, Do: []AutomationAction{{Move: to}}}}
+		return &q2
+	}
+	sr := newRequest(t, q)
+	agent := func(q *Queue, sr ServiceRequest, a Action) (ServiceRequest, []Event) {
+		t.Helper()
+		next, effects, err := ApplyServiceRequest(q, sr, a, t0.Add(time.Hour))
+		require.NoError(t, err)
+		return next, Emitted(effects)
+	}
+	desc, qty, price := "Audit", 1.0, 500.0
+	sr, _ = agent(q, sr, Action{Kind: ActionAddCharge, Actor: "alice", Charge: &ChargeInput{Kind: ChargeService, Description: &desc, Quantity: &qty, UnitPrice: &price}})
+	sr, _ = agent(q, sr, Action{Kind: ActionProgress, Actor: "alice", ToStage: "proposal"})
+	comment := Action{Kind: ActionCustomerComment, Actor: CustomerActor, Comment: "Please go ahead."}
+	sr, events := agent(move("response"), sr, comment)
+	require.Equal(t, "proposal", sr.Stage, "the approval comes first")
+	require.Equal(t, EventApprovalRequested, events[len(events)-1].Type)
+	require.Equal(t, "automation", events[len(events)-1].Actor)
+
+	sr, events = agent(move("response"), sr, comment)
+	require.Equal(t, "proposal", sr.Stage, "nothing while the approval is pending")
+	require.Len(t, events, 1)
 }

@@ -796,21 +796,26 @@ func srReact(q *Queue, sr *ServiceRequest, actions []AutomationAction, prefix st
 		askContact(*sr, ap, a.Template, j)
 	}
 	for _, to := range r.moves {
-		srAutomatedMove(q, sr, to, j)
+		srAutomatedMove(q, sr, to, trigger.Type, j)
 	}
 }
 
-// srAutomatedMove carries out an automation's move: to another stage, forwards or back, unless the
-// request waits for an approval (an automation does not step around one) or is there already.
-// Automations do not react to the stage_changed it records.
-func srAutomatedMove(q *Queue, sr *ServiceRequest, to string, j *journal) {
+// srAutomatedMove carries out an automation's move, as an agent's progress or regress would: forwards,
+// the current stage's approval is asked for first when it applies; backwards, it is recorded as
+// regressed, with the trigger as the reason. Nothing happens while an approval is pending or when the
+// request is there already. Automations do not react to the events the move records.
+func srAutomatedMove(q *Queue, sr *ServiceRequest, to string, trigger EventType, j *journal) {
 	stage, ok := q.StageByID(to)
 	if !ok || stage.State == StateClosed || sr.State == StateClosed || sr.Stage == to || pendingApproval(sr.Approvals) >= 0 {
 		return
 	}
+	if q.StageIndex(to) > q.StageIndex(sr.Stage) {
+		_ = srProgress(q, sr, to, "automation", j) // refuses only while an approval is pending, checked above
+		return
+	}
 	from := sr.Stage
 	srMoveTo(q, sr, stage, j)
-	j.emit(EventStageChanged, "automation", map[string]any{"from": from, "to": sr.Stage, "automation": true})
+	j.emit(EventRegressed, "automation", map[string]any{"from": from, "to": sr.Stage, "reason": "automation on " + string(trigger)})
 }
 
 // askContact sends the contact the signed link to answer an approval they are an approver of, by
