@@ -409,7 +409,8 @@ func (p *proxy) pipe(c net.Conn) {
 }
 
 // TestFaultTemporalUnreachable cuts an API's connection to the Temporal frontend: actions and
-// creations answer 503 with Retry-After, /readyz is 503, reads from the projection still work;
+// creations answer 503 with Retry-After (at once, once the outage is known), /readyz is 503, reads
+// from the projection still work;
 // when the frontend is reachable again the API recovers and the refused actions, retried with
 // their keys, apply once.
 func TestFaultTemporalUnreachable(t *testing.T) {
@@ -445,8 +446,9 @@ func TestFaultTemporalUnreachable(t *testing.T) {
 	require.NotEqual(t, "ok", checks["temporal"])
 	require.Equal(t, "ok", checks["postgres"])
 
-	// The SDK retries an unreachable frontend until the action's deadline (ActionTimeout, here 10 s),
-	// so both calls go at once.
+	// The SDK retries an unreachable frontend until the action's deadline (ActionTimeout, here 10 s);
+	// the client checks the frontend's health first when it knows it unreachable (here from the
+	// /readyz above). Both calls go at once.
 	var created, note outcome
 	var calls sync.WaitGroup
 	calls.Add(2)
@@ -464,6 +466,13 @@ func TestFaultTemporalUnreachable(t *testing.T) {
 	requireCleanFailure(t, "note", note)
 	require.Equal(t, http.StatusServiceUnavailable, note.status, note.raw)
 	t.Logf("answers while Temporal is unreachable took %s (create) and %s (note)", created.took.Round(time.Millisecond), note.took.Round(time.Millisecond))
+	// Now the client knows: the next action checks the frontend's health first (2 s at most) and
+	// answers 503 without waiting for its deadline.
+	progress := try(srv.URL, alice.token, "POST", path+"/progress", nil, "Idempotency-Key", "progress-1")
+	requireCleanFailure(t, "progress", progress)
+	require.Equal(t, http.StatusServiceUnavailable, progress.status, progress.raw)
+	require.Less(t, progress.took, 6*time.Second, "a known outage answers before the 10 s deadline")
+	t.Logf("the next action's 503 took %s", progress.took.Round(time.Millisecond))
 	// The projection still answers reads.
 	require.Equal(t, "triage", alice.must(http.StatusOK, "GET", path, nil)["stage"])
 
@@ -476,7 +485,8 @@ func TestFaultTemporalUnreachable(t *testing.T) {
 	require.Equal(t, "new", again["stage"])
 	alice.must(http.StatusOK, "POST", path+"/notes", map[string]any{"text": "called back"}, "Idempotency-Key", "note-1")
 	alice.must(http.StatusOK, "POST", path+"/notes", map[string]any{"text": "called back"}, "Idempotency-Key", "note-1")
-	require.Equal(t, []string{"created", "stage_changed", "note_added"}, eventTypes(alice.must(http.StatusOK, "GET", path+"/events", nil)))
+	require.Equal(t, "diagnosis", alice.must(http.StatusOK, "POST", path+"/progress", nil, "Idempotency-Key", "progress-1")["stage"])
+	require.Equal(t, []string{"created", "stage_changed", "note_added", "stage_changed"}, eventTypes(alice.must(http.StatusOK, "GET", path+"/events", nil)))
 	mine := ids(alice.must(http.StatusOK, "GET", "/v1/service-requests?owner=alice", nil))
 	require.Len(t, mine, 2, "the refused creation, retried, made one request")
 }

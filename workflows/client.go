@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -31,6 +32,31 @@ var ErrUnavailable = errors.New("workflows: Temporal is unavailable")
 type Client struct {
 	c     client.Client
 	store activities.ProjectionStore
+	// unreachable: the last call found the Temporal frontend unreachable. The next calls first
+	// check its health with a short timeout (probeTimeout), so while it stays down they fail in
+	// about that time instead of at their deadline, which the SDK spends retrying.
+	unreachable atomic.Bool
+}
+
+// probeTimeout bounds the health check a call makes while the frontend is thought unreachable.
+const probeTimeout = 2 * time.Second
+
+// call runs f, a call to Temporal whose errors are translated: first, when the frontend was found
+// unreachable, a quick health check; then f, noting whether it found the frontend unreachable.
+func (c *Client) call(ctx context.Context, f func() error) error {
+	if c.unreachable.Load() {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := c.CheckHealth(pctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	err := f()
+	if errors.Is(err, ErrUnavailable) {
+		c.unreachable.Store(true)
+	}
+	return err
 }
 
 // NewClient wraps a connected Temporal client and the store the records are written to.
@@ -49,11 +75,13 @@ func (c *Client) StartServiceRequest(ctx context.Context, q *process.Queue, in p
 		return process.ServiceRequest{}, err
 	}
 	res := RequestResult{Request: sr, Events: process.Emitted(effects), Unprojected: true}
-	err = c.start(ctx, client.StartWorkflowOptions{
-		ID:                    ServiceRequestWorkflowID(in.ID),
-		StaticSummary:         ServiceRequestSummary(in.Number, q, sr.Priority),
-		TypedSearchAttributes: temporal.NewSearchAttributes(serviceRequestAttributes(sr)...),
-	}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor, Lean: true, CallerProjects: true, CreatedAt: at}, &res)
+	err = c.call(ctx, func() error {
+		return c.start(ctx, client.StartWorkflowOptions{
+			ID:                    ServiceRequestWorkflowID(in.ID),
+			StaticSummary:         ServiceRequestSummary(in.Number, q, sr.Priority),
+			TypedSearchAttributes: temporal.NewSearchAttributes(serviceRequestAttributes(sr)...),
+		}, ServiceRequestWorkflowType, ServiceRequestInput{Queue: q, New: in, Actor: actor, Lean: true, CallerProjects: true, CreatedAt: at}, &res)
+	})
 	if err != nil {
 		return process.ServiceRequest{}, err
 	}
@@ -121,35 +149,39 @@ func (c *Client) act(ctx context.Context, workflowID string, a process.Action, u
 // ActOnServiceRequest sends an agent action to a request's run and returns the request once the
 // change is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
 func (c *Client) ActOnServiceRequest(ctx context.Context, id string, a process.Action, updateID string) (process.ServiceRequest, error) {
-	handle, err := c.act(ctx, ServiceRequestWorkflowID(id), a, updateID)
-	return c.requestResult(ctx, handle, err)
+	return c.requestResult(ctx, func() (client.WorkflowUpdateHandle, error) {
+		return c.act(ctx, ServiceRequestWorkflowID(id), a, updateID)
+	})
 }
 
-// requestResult waits for an update's result and writes it when the run left that to the caller.
-func (c *Client) requestResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.ServiceRequest, error) {
+// requestResult sends an update, waits for its result and writes it when the run left that to the
+// caller.
+func (c *Client) requestResult(ctx context.Context, send func() (client.WorkflowUpdateHandle, error)) (process.ServiceRequest, error) {
 	var res RequestResult
-	if err := updateResult(ctx, handle, err, &res); err != nil {
+	if err := c.update(ctx, send, &res); err != nil {
 		return process.ServiceRequest{}, err
 	}
 	return c.writeRequest(ctx, res)
 }
 
-// updateResult waits for an update's result.
-func updateResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error, res any) error {
-	if err != nil {
-		return translate(err)
-	}
-	if err := handle.Get(ctx, res); err != nil {
-		return translate(err)
-	}
-	return nil
+// update sends an update and waits for its result.
+func (c *Client) update(ctx context.Context, send func() (client.WorkflowUpdateHandle, error), res any) error {
+	return c.call(ctx, func() error {
+		handle, err := send()
+		if err != nil {
+			return translate(err)
+		}
+		return translate(handle.Get(ctx, res))
+	})
 }
 
 // CheckHealth asks the Temporal frontend whether it serves.
 func (c *Client) CheckHealth(ctx context.Context) error {
 	if _, err := c.c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		c.unreachable.Store(true)
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	c.unreachable.Store(false)
 	return nil
 }
 
@@ -185,23 +217,23 @@ func translate(err error) error {
 
 // MigrateServiceRequest moves a running request onto another version of its queue.
 func (c *Client) MigrateServiceRequest(ctx context.Context, id string, q *process.Queue, stages map[string]string, actor, updateID string) (process.ServiceRequest, error) {
-	handle, err := c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   ServiceRequestWorkflowID(id),
-		UpdateID:     updateID,
-		UpdateName:   UpdateMigrate,
-		Args:         []any{MigrateInput{Queue: q, Stages: stages, Actor: actor}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+	return c.requestResult(ctx, func() (client.WorkflowUpdateHandle, error) {
+		return c.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID:   ServiceRequestWorkflowID(id),
+			UpdateID:     updateID,
+			UpdateName:   UpdateMigrate,
+			Args:         []any{MigrateInput{Queue: q, Stages: stages, Actor: actor}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
 	})
-	return c.requestResult(ctx, handle, err)
 }
 
 // SignalServiceRequest sends an action that needs no answer (a contact's decision by link). The
 // server accepts it even while no worker runs; the run applies it when it next runs.
 func (c *Client) SignalServiceRequest(ctx context.Context, id string, a process.Action) error {
-	if err := c.c.SignalWorkflow(ctx, ServiceRequestWorkflowID(id), "", SignalAction, ActInput{Action: a}); err != nil {
-		return translate(err)
-	}
-	return nil
+	return c.call(ctx, func() error {
+		return translate(c.c.SignalWorkflow(ctx, ServiceRequestWorkflowID(id), "", SignalAction, ActInput{Action: a}))
+	})
 }
 
 // StartWorkOrder creates a work order at the instant at with its record type pinned, starts its
@@ -214,11 +246,13 @@ func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, i
 		return process.WorkOrder{}, err
 	}
 	res := OrderResult{Order: wo, Events: process.Emitted(effects), Unprojected: true}
-	err = c.start(ctx, client.StartWorkflowOptions{
-		ID:                    WorkOrderWorkflowID(in.ID),
-		StaticSummary:         WorkOrderSummary(in.Number, t, wo.Priority),
-		TypedSearchAttributes: temporal.NewSearchAttributes(workOrderAttributes(wo)...),
-	}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor, Lean: true, CallerProjects: true, CreatedAt: at}, &res)
+	err = c.call(ctx, func() error {
+		return c.start(ctx, client.StartWorkflowOptions{
+			ID:                    WorkOrderWorkflowID(in.ID),
+			StaticSummary:         WorkOrderSummary(in.Number, t, wo.Priority),
+			TypedSearchAttributes: temporal.NewSearchAttributes(workOrderAttributes(wo)...),
+		}, WorkOrderWorkflowType, WorkOrderInput{Type: t, New: in, Actor: actor, Lean: true, CallerProjects: true, CreatedAt: at}, &res)
+	})
 	if err != nil {
 		return process.WorkOrder{}, err
 	}
@@ -228,24 +262,17 @@ func (c *Client) StartWorkOrder(ctx context.Context, t *process.WorkOrderType, i
 // ActOnWorkOrder sends a staff action to a work order's run and returns the order once the change
 // is stored. updateID makes a retried action apply once; "" lets Temporal pick one.
 func (c *Client) ActOnWorkOrder(ctx context.Context, id string, a process.Action, updateID string) (process.WorkOrder, error) {
-	handle, err := c.act(ctx, WorkOrderWorkflowID(id), a, updateID)
-	return c.orderResult(ctx, handle, err)
+	var res OrderResult
+	send := func() (client.WorkflowUpdateHandle, error) { return c.act(ctx, WorkOrderWorkflowID(id), a, updateID) }
+	if err := c.update(ctx, send, &res); err != nil {
+		return process.WorkOrder{}, err
+	}
+	return c.writeOrder(ctx, res)
 }
 
 // SignalWorkOrder sends a work order an action that needs no answer.
 func (c *Client) SignalWorkOrder(ctx context.Context, id string, a process.Action) error {
-	if err := c.c.SignalWorkflow(ctx, WorkOrderWorkflowID(id), "", SignalAction, ActInput{Action: a}); err != nil {
-		return translate(err)
-	}
-	return nil
-}
-
-// orderResult waits for a work-order update's result and writes it when the run left that to the
-// caller.
-func (c *Client) orderResult(ctx context.Context, handle client.WorkflowUpdateHandle, err error) (process.WorkOrder, error) {
-	var res OrderResult
-	if err := updateResult(ctx, handle, err, &res); err != nil {
-		return process.WorkOrder{}, err
-	}
-	return c.writeOrder(ctx, res)
+	return c.call(ctx, func() error {
+		return translate(c.c.SignalWorkflow(ctx, WorkOrderWorkflowID(id), "", SignalAction, ActInput{Action: a}))
+	})
 }
