@@ -91,3 +91,69 @@ func mustRead(t *testing.T, path string) []byte {
 	require.NoError(t, err)
 	return raw
 }
+
+// TestCustomerAnswerRestartsTheClock: a request waiting for its customer (SLA paused) goes back to
+// work by an automation when the customer comments, and the run arms the breach timer again from
+// there: the breach fires at the business-time instant that counts the pause out.
+func TestCustomerAnswerRestartsTheClock(t *testing.T) {
+	cat, err := process.Load(map[string][]byte{
+		"office.yaml": mustRead(t, "../definitions/calendars/office.yaml"),
+		"q.yaml": []byte(`apiVersion: fieldflow/v1
+kind: ServiceRequestQueue
+key: answered
+calendar: office
+sla:
+  completion: {critical: 8bh, high: 8bh, medium: 8bh, low: 8bh}
+  pauseIn: [waiting]
+automations:
+  - on: customer_commented
+    when: '= request.stage == "waiting"'
+    do: [{move: work}]
+stages:
+  - {id: new, state: new}
+  - {id: work, state: in_progress}
+  - {id: waiting, state: in_progress}
+  - {id: closed, state: closed}
+`)})
+	require.NoError(t, err)
+	q, _ := cat.Queue("answered")
+	env := newEnv()
+	st := storetest.New(t)
+	worker.Register(env, worker.Dependencies{Store: st})
+	// Monday 23 November 2026, 08:00 UTC = 10:00 in Nicosia.
+	env.SetStartTime(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
+	id := uuid.NewString()
+	u := updater{env}
+	u.at(0, workflows.UpdateCreated, workflows.CreatedInput{})
+	// 11:00 to work, 12:00 waiting for the customer (clock paused), who answers at 15:00.
+	u.at(time.Hour, workflows.UpdateAct, act(process.ActionProgress))
+	u.at(2*time.Hour, workflows.UpdateAct, act(process.ActionProgress))
+	u.at(5*time.Hour, workflows.UpdateAct, act(process.ActionCustomerComment, func(a *process.Action) {
+		a.Actor, a.Comment = process.CustomerActor, "It still drops every evening."
+	}))
+	resolved := true
+	u.at(72*time.Hour, workflows.UpdateAct, act(process.ActionClose, func(a *process.Action) { a.Resolved = &resolved }))
+	env.ExecuteWorkflow(workflows.ServiceRequest, workflows.ServiceRequestInput{Queue: q, Actor: "alice", Lean: true, New: process.NewServiceRequest{
+		ID: id, Number: "SR-A-1", Queue: "answered", Subject: "Line drops", Contact: process.Contact{Email: "a@example.com"},
+	}})
+	require.NoError(t, env.GetWorkflowError())
+
+	events, err := st.ListServiceRequestEvents(context.Background(), id, 0, 0)
+	require.NoError(t, err)
+	nicosia := q.CalendarDef.Location()
+	var seen []string
+	for _, e := range events {
+		switch e.Type {
+		case process.EventCustomerCommented, process.EventRegressed, process.EventSLAPaused, process.EventSLAResumed, process.EventSLABreached:
+			seen = append(seen, string(e.Type)+" by "+e.Actor+" "+e.At.In(nicosia).Format("Mon 15:04"))
+		}
+	}
+	require.Equal(t, []string{
+		"sla_paused by system Mon 12:00",
+		"customer_commented by contact Mon 15:00",
+		"sla_resumed by system Mon 15:00",
+		"regressed by automation Mon 15:00",
+		// 2h counted before the pause (10:00–12:00), 6 left from 15:00: 15:00–17:00, Tuesday 09:00–13:00.
+		"sla_breached by system Tue 13:00",
+	}, seen)
+}
