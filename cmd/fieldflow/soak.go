@@ -44,6 +44,10 @@ Exits non-zero when anything was lost, duplicated or stuck.`,
 				if dataDir, err = os.MkdirTemp("", "fieldflow-soak-"); err != nil {
 					return err
 				}
+				// PostgreSQL may run as another user (when this runs as root): it must reach the folder.
+				if err := os.Chmod(dataDir, 0o755); err != nil {
+					return err
+				}
 				defer func() {
 					if !keep {
 						_ = os.RemoveAll(dataDir)
