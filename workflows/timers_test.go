@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/fieldflow/fieldflow/process"
+	"github.com/fieldflow/fieldflow/store"
 	"github.com/fieldflow/fieldflow/store/storetest"
 	"github.com/fieldflow/fieldflow/worker"
 	"github.com/fieldflow/fieldflow/workflows"
@@ -41,14 +43,8 @@ stages:
 `)})
 	require.NoError(t, err)
 	q, _ := cat.Queue("timed")
-	env := newEnv()
-	st := storetest.New(t)
-	worker.Register(env, worker.Dependencies{Store: st})
-	// Monday 23 November 2026, 08:00 UTC = 10:00 in Nicosia.
-	env.SetStartTime(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
+	env, st, u := mondayMorning(t)
 	id := uuid.NewString()
-	u := updater{env}
-	u.at(0, workflows.UpdateCreated, workflows.CreatedInput{})
 	// At 12:00 local the request goes to waiting (clock paused), at 15:00 to review, and asks to move on.
 	u.at(2*time.Hour, workflows.UpdateAct, act(process.ActionProgress, func(a *process.Action) { a.ToStage = "waiting" }))
 	u.at(5*time.Hour, workflows.UpdateAct, act(process.ActionProgress))
@@ -85,6 +81,19 @@ stages:
 	require.Len(t, stored.SLA.Ledger, 3, "running, paused, running")
 }
 
+// mondayMorning is a test environment with the worker on a fresh store, starting on Monday
+// 23 November 2026 at 08:00 UTC (10:00 in Nicosia), with the creation's update sent at once.
+func mondayMorning(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store, updater) {
+	t.Helper()
+	env := newEnv()
+	st := storetest.New(t)
+	worker.Register(env, worker.Dependencies{Store: st})
+	env.SetStartTime(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
+	u := updater{env}
+	u.at(0, workflows.UpdateCreated, workflows.CreatedInput{})
+	return env, st, u
+}
+
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(path)
@@ -117,14 +126,8 @@ stages:
 `)})
 	require.NoError(t, err)
 	q, _ := cat.Queue("answered")
-	env := newEnv()
-	st := storetest.New(t)
-	worker.Register(env, worker.Dependencies{Store: st})
-	// Monday 23 November 2026, 08:00 UTC = 10:00 in Nicosia.
-	env.SetStartTime(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
+	env, st, u := mondayMorning(t)
 	id := uuid.NewString()
-	u := updater{env}
-	u.at(0, workflows.UpdateCreated, workflows.CreatedInput{})
 	// 11:00 to work, 12:00 waiting for the customer (clock paused), who answers at 15:00.
 	u.at(time.Hour, workflows.UpdateAct, act(process.ActionProgress))
 	u.at(2*time.Hour, workflows.UpdateAct, act(process.ActionProgress))
