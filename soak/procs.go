@@ -24,7 +24,15 @@ type proc struct {
 	exited   chan struct{} // closed when cmd exits
 	stopping bool
 	starts   int
+	exits    int
 	wg       sync.WaitGroup
+}
+
+// exitCount is how many times the process has exited (killed or failed).
+func (p *proc) exitCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exits
 }
 
 // supervise starts the process and keeps it running until stop.
@@ -57,6 +65,9 @@ func (p *proc) supervise() {
 				continue
 			}
 			err = cmd.Wait()
+			p.mu.Lock()
+			p.exits++
+			p.mu.Unlock()
 			close(exited)
 			fmt.Fprintf(p.log, "soak: %s exited: %v\n", p.name, err)
 			time.Sleep(300 * time.Millisecond)

@@ -355,11 +355,8 @@ func startStack(ctx context.Context, cfg Config, dataDir, logDir, smtpAddr strin
 		args: append([]string{"dev", "--services-only", "--postgres-port", fmt.Sprint(pgPort), "--temporal-port", fmt.Sprint(temporalPort)}, common...)}
 	st.dev.supervise()
 	// The api and the worker connect once the services are there.
-	if err := waitFor(ctx, 3*time.Minute, func() bool {
-		raw, _ := os.ReadFile(st.devLog)
-		return bytes.Contains(raw, []byte("Fieldflow is ready"))
-	}); err != nil {
-		return st, fmt.Errorf("fieldflow dev --services-only did not start (log in %s): %w", st.devLog, err)
+	if err := waitForServices(ctx, st.dev, st.devLog, 3*time.Minute); err != nil {
+		return st, err
 	}
 	env := append(base, "DATABASE_URL="+st.dbURL, "FIELDFLOW_SMTP_ADDR="+smtpAddr, "FIELDFLOW_SMTP_FROM=desk@soak.example.com",
 		"FIELDFLOW_PUBLIC_URL="+st.apiURL)
@@ -413,6 +410,32 @@ func (s *stack) stop() {
 			p.stop(syscall.SIGTERM)
 		}
 	}
+}
+
+// devGiveUp is how many times dev may exit before it is ready: a start that fails at once (a
+// port taken, a data dir PostgreSQL cannot reach) fails the same way every time.
+const devGiveUp = 3
+
+// waitForServices waits until dev says it is ready, and gives up early when it keeps failing.
+func waitForServices(ctx context.Context, dev *proc, logPath string, within time.Duration) error {
+	var raw []byte
+	err := waitFor(ctx, within, func() bool {
+		raw, _ = os.ReadFile(logPath)
+		return bytes.Contains(raw, []byte("Fieldflow is ready")) || dev.exitCount() >= devGiveUp
+	})
+	if err == nil && !bytes.Contains(raw, []byte("Fieldflow is ready")) {
+		err = fmt.Errorf("it exited %d times; the last lines of its log:\n%s", dev.exitCount(), lastLines(raw, 3))
+	}
+	if err != nil {
+		return fmt.Errorf("fieldflow dev --services-only did not start (log in %s): %w", logPath, err)
+	}
+	return nil
+}
+
+// lastLines is the end of a log: its last n lines.
+func lastLines(raw []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func waitFor(ctx context.Context, within time.Duration, ok func() bool) error {
