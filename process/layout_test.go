@@ -171,18 +171,12 @@ func TestCustomerComment(t *testing.T) {
 // customer back in diagnosis when the customer comments, with the SLA clock running again; a
 // comment in any other stage moves nothing.
 func TestCustomerAnswerResumesWork(t *testing.T) {
-	c, err := LoadDir("../definitions")
-	require.NoError(t, err)
-	q, ok := c.Queue("technical-support")
-	require.True(t, ok)
+	q := techSupportQueue(t)
 	sr, _, err := CreateServiceRequest(q, NewServiceRequest{ID: "r1", Number: "TS-1", Queue: q.Key, Subject: "Router keeps rebooting",
 		Contact: Contact{Name: "Ada", Email: "ada@example.com"}, Owner: "alice"}, "alice", t0)
 	require.NoError(t, err)
 	act := func(sr ServiceRequest, a Action) (ServiceRequest, []Event) {
-		t.Helper()
-		next, effects, err := ApplyServiceRequest(q, sr, a, t0.Add(time.Hour))
-		require.NoError(t, err)
-		return next, Emitted(effects)
+		return mustApplySR(t, q, sr, a, t0.Add(time.Hour))
 	}
 	sr, _ = act(sr, Action{Kind: ActionProgress, Actor: "alice", ToStage: "diagnosis"})
 	comment := Action{Kind: ActionCustomerComment, Actor: CustomerActor, Comment: "It happens at night."}
@@ -212,10 +206,7 @@ func TestAutomatedMoveForwardsAsksTheApproval(t *testing.T) {
 	}
 	sr := newRequest(t, q)
 	agent := func(q *Queue, sr ServiceRequest, a Action) (ServiceRequest, []Event) {
-		t.Helper()
-		next, effects, err := ApplyServiceRequest(q, sr, a, t0.Add(time.Hour))
-		require.NoError(t, err)
-		return next, Emitted(effects)
+		return mustApplySR(t, q, sr, a, t0.Add(time.Hour))
 	}
 	desc, qty, price := "Audit", 1.0, 500.0
 	sr, _ = agent(q, sr, Action{Kind: ActionAddCharge, Actor: "alice", Charge: &ChargeInput{Kind: ChargeService, Description: &desc, Quantity: &qty, UnitPrice: &price}})
@@ -229,4 +220,12 @@ func TestAutomatedMoveForwardsAsksTheApproval(t *testing.T) {
 	sr, events = agent(move("response"), sr, comment)
 	require.Equal(t, "proposal", sr.Stage, "nothing while the approval is pending")
 	require.Len(t, events, 1)
+}
+
+// mustApplySR applies an action that must be accepted and returns the request and the events it emitted.
+func mustApplySR(t *testing.T, q *Queue, sr ServiceRequest, a Action, at time.Time) (ServiceRequest, []Event) {
+	t.Helper()
+	next, effects, err := ApplyServiceRequest(q, sr, a, at)
+	require.NoError(t, err)
+	return next, Emitted(effects)
 }

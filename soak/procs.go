@@ -23,7 +23,6 @@ type proc struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when cmd exits
 	stopping bool
-	starts   int
 	exits    int
 	wg       sync.WaitGroup
 }
@@ -56,7 +55,6 @@ func (p *proc) supervise() {
 			exited := make(chan struct{})
 			if err == nil {
 				p.cmd, p.exited = cmd, exited
-				p.starts++
 			}
 			p.mu.Unlock()
 			if err != nil {

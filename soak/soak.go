@@ -419,11 +419,13 @@ const devGiveUp = 3
 // waitForServices waits until dev says it is ready, and gives up early when it keeps failing.
 func waitForServices(ctx context.Context, dev *proc, logPath string, within time.Duration) error {
 	var raw []byte
+	ready := false
 	err := waitFor(ctx, within, func() bool {
 		raw, _ = os.ReadFile(logPath)
-		return bytes.Contains(raw, []byte("Fieldflow is ready")) || dev.exitCount() >= devGiveUp
+		ready = bytes.Contains(raw, []byte("Fieldflow is ready"))
+		return ready || dev.exitCount() >= devGiveUp
 	})
-	if err == nil && !bytes.Contains(raw, []byte("Fieldflow is ready")) {
+	if err == nil && !ready {
 		err = fmt.Errorf("it exited %d times; the last lines of its log:\n%s", dev.exitCount(), lastLines(raw, 3))
 	}
 	if err != nil {

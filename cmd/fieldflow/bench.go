@@ -42,12 +42,8 @@ the process's memory. See BENCHMARKS.md.`,
 			ctx := cmd.Context()
 			dataDir := g.dataDir
 			if !cmd.Flag("data-dir").Changed {
-				dir, err := os.MkdirTemp("", "fieldflow-bench-")
+				dir, err := tempDataDir("fieldflow-bench-")
 				if err != nil {
-					return err
-				}
-				// PostgreSQL may run as another user (when this runs as root): it must reach the folder.
-				if err := os.Chmod(dir, 0o755); err != nil {
 					return err
 				}
 				if !keep {

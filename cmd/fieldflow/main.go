@@ -85,3 +85,17 @@ func envOr(name, fallback string) string {
 	}
 	return fallback
 }
+
+// tempDataDir makes a new temporary data directory that PostgreSQL can reach: when this runs as
+// root, the stack's PostgreSQL runs as another user, and MkdirTemp makes directories only their
+// owner may enter.
+func tempDataDir(prefix string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	return dir, nil
+}

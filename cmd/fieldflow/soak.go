@@ -41,11 +41,7 @@ Exits non-zero when anything was lost, duplicated or stuck.`,
 				return err
 			}
 			if dataDir == "" {
-				if dataDir, err = os.MkdirTemp("", "fieldflow-soak-"); err != nil {
-					return err
-				}
-				// PostgreSQL may run as another user (when this runs as root): it must reach the folder.
-				if err := os.Chmod(dataDir, 0o755); err != nil {
+				if dataDir, err = tempDataDir("fieldflow-soak-"); err != nil {
 					return err
 				}
 				defer func() {
